@@ -1,0 +1,179 @@
+"""The patent record: one typed model for one patent publication.
+
+The JSON form of :class:`PatentDocument` (``model_dump_json()``, one per line) is the project's
+JSONL record format; every parser produces it and the JSONL reader reads it back unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Claim",
+    "Paragraph",
+    "PatentDocument",
+    "SourceLocation",
+    "Translation",
+    "normalize_classification",
+    "normalize_publication_number",
+]
+
+_PUBNO = re.compile(r"^([A-Z]{2})[\s\-/.]*([A-Z]{0,2}\d[\d\s\-/.,]*?)[\s\-/.]*([A-Z]\d?)?$")
+
+
+def normalize_publication_number(value: str, *, country: str | None = None, kind: str | None = None) -> str:
+    """Return ``CC`` + number + kind with separators and leading zeros removed.
+
+    >>> normalize_publication_number("US 8,613,112 B2")
+    'US8613112B2'
+    >>> normalize_publication_number("08613112", country="US", kind="B2")
+    'US8613112B2'
+    >>> normalize_publication_number("EP-1 000 000-A1")
+    'EP1000000A1'
+    """
+    text = value.strip().upper()
+    if country and not text[:2].isalpha():
+        text = country.strip().upper() + text
+    match = _PUBNO.match(text)
+    if not match:
+        return re.sub(r"[\s\-/.,]", "", text)
+    cc, number, found_kind = match.groups()
+    number = re.sub(r"[\s\-/.,]", "", number)
+    # Design (D), reissue (RE), plant (PP) keep their letters; pure numbers lose leading zeros.
+    prefix = re.match(r"^[A-Z]*", number).group(0)  # type: ignore[union-attr]
+    digits = number[len(prefix) :].lstrip("0") or "0"
+    kind_part = (found_kind or kind or "").strip().upper()
+    return f"{cc}{prefix}{digits}{kind_part}"
+
+
+def normalize_classification(value: str) -> str:
+    """Normalize a CPC/IPC symbol: ``"H04W 52/02"`` -> ``"H04W52/02"``.
+
+    Whitespace goes; a main group padded with zeros (``"H04W0052/02"``) loses them.
+
+    >>> normalize_classification("H04W  52/02")
+    'H04W52/02'
+    >>> normalize_classification("h04w0052/0200")
+    'H04W52/02'
+    """
+    text = re.sub(r"\s+", "", value).upper()
+    match = re.match(r"^([A-HY]\d\d[A-Z])0*(\d+)(?:/(\d+))?", text)
+    if not match:
+        return text
+    subclass, group, subgroup = match.groups()
+    if subgroup is None:
+        return f"{subclass}{group}"
+    subgroup = subgroup.rstrip("0") if len(subgroup) > 2 else subgroup
+    return f"{subclass}{group}/{subgroup.ljust(2, '0')}"
+
+
+class Claim(BaseModel):
+    """One claim. Dependent claims name the claims they refer to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    text: str
+    independent: bool = True
+    depends_on: list[int] = Field(default_factory=list)
+
+
+class Paragraph(BaseModel):
+    """One description paragraph and the heading it falls under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    heading: str | None = None
+    number: str | None = None
+
+
+class Translation(BaseModel):
+    """Text of the same publication in a language other than the main one (EP A/B kinds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    language: str
+    title: str | None = None
+    abstract: str | None = None
+    claims: list[Claim] = Field(default_factory=list)
+    description: list[Paragraph] = Field(default_factory=list)
+
+
+class SourceLocation(BaseModel):
+    """Where a record came from: file, 0-based document index within it, 1-based line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    index: int = 0
+    line: int | None = None
+
+
+class PatentDocument(BaseModel):
+    """One patent publication.
+
+    Example:
+        >>> doc = PatentDocument(publication_number="US 8,613,112 B2", title="Hinge")
+        >>> doc.publication_number, doc.country, doc.kind
+        ('US8613112B2', 'US', 'B2')
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    publication_number: str
+    country: str = ""
+    kind: str | None = None
+    application_number: str | None = None
+    family_id: str | None = None
+    priority_date: date | None = None
+    filing_date: date | None = None
+    publication_date: date | None = None
+    title: str | None = None
+    abstract: str | None = None
+    claims: list[Claim] = Field(default_factory=list)
+    description: list[Paragraph] = Field(default_factory=list)
+    cpc: list[str] = Field(default_factory=list)
+    ipc: list[str] = Field(default_factory=list)
+    assignees: list[str] = Field(default_factory=list)
+    inventors: list[str] = Field(default_factory=list)
+    cited_patents: list[str] = Field(default_factory=list)
+    language: str | None = None
+    translations: list[Translation] = Field(default_factory=list)
+    source: SourceLocation | None = None
+
+    @field_validator("publication_number", mode="before")
+    @classmethod
+    def _normalize_number(cls, value: str) -> str:
+        return normalize_publication_number(str(value))
+
+    @field_validator("cpc", "ipc", mode="before")
+    @classmethod
+    def _normalize_codes(cls, values: list[str]) -> list[str]:
+        seen: dict[str, None] = {}
+        for value in values or []:
+            code = normalize_classification(str(value))
+            if code:
+                seen.setdefault(code, None)
+        return list(seen)
+
+    def model_post_init(self, __context: object) -> None:
+        # Derive country/kind from the normalized number when the source did not give them.
+        match = re.match(r"^([A-Z]{2}).*?([A-Z]\d?)?$", self.publication_number)
+        if match:
+            if not self.country:
+                object.__setattr__(self, "country", match.group(1))
+            if self.kind is None and match.group(2) and not self.publication_number[2:].isalpha():
+                object.__setattr__(self, "kind", match.group(2))
+
+    @property
+    def earliest_date(self) -> date | None:
+        """Priority date, else filing date: the date that decides what counts as prior art."""
+        return self.priority_date or self.filing_date
+
+    @property
+    def independent_claims(self) -> list[Claim]:
+        return [claim for claim in self.claims if claim.independent]

@@ -1,0 +1,309 @@
+"""The one place that turns text into vectors.
+
+:class:`Encoder` loads a model by profile, verifies the loaded files match the profile's recipe
+(pooling, dim), and encodes queries with a task's query prompt and documents with the index's
+document prompt, passing explicit ``prompt=`` strings to sentence-transformers (never
+``prompt_name``: patembed's nested prompt dicts are invisible to it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+
+from patent_rag.errors import ConfigurationError, EncodingError, ModelUnavailableError
+from patent_rag.fingerprint import Fingerprint
+from patent_rag.loading import read_model_prompts, resolve_model_dir, weights_digest
+from patent_rag.models import ModelProfile, TaskPrompts, get_profile
+
+__all__ = ["Encoder", "Precision"]
+
+logger = logging.getLogger(__name__)
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+# Patent-like probes for the bf16 faithfulness check (cosine to fp32 must stay >= 0.999).
+_PROBES = (
+    "A method for controlling transmission power of a user equipment in a wireless network.",
+    "1. A semiconductor device comprising a substrate, a gate electrode and an insulating layer "
+    "disposed between the substrate and the gate electrode, wherein the insulating layer comprises hafnium.",
+    "The present invention relates to pharmaceutical compositions for the treatment of diabetes.",
+    "hinge",
+)
+_FAITHFUL_COSINE = 0.999
+
+
+class Encoder:
+    """Encode patent queries and documents with a model's exact recipe.
+
+    Args:
+        model: a profile name (``"patembed-small"``), hub id, local model directory, or a
+            :class:`ModelProfile`.
+        model_path: where the weights are, when the profile's hub id is not available offline.
+        device: ``"auto"`` (CUDA when present, else CPU), or a torch device string.
+        precision: ``"auto"`` picks bf16 where the hardware runs it natively and a probe shows it
+            faithful (cosine >= 0.999 to fp32), else fp32.
+        document_task: the task whose document prompt this encoder (and the index it fills) uses.
+        batch_size: inputs per forward pass; inputs are length-sorted over the whole call.
+
+    Example:
+        >>> enc = Encoder("all-minilm-l6-v2")
+        >>> enc.encode_query("wireless power control").shape
+        (384,)
+    """
+
+    def __init__(
+        self,
+        model: str | ModelProfile = "all-minilm-l6-v2",
+        *,
+        model_path: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        precision: Precision = "auto",
+        document_task: str | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
+        base = _profile_for(model)
+        self.model_dir = resolve_model_dir(base, model_path=model_path)
+        self.profile = base.with_prompts(read_model_prompts(self.model_dir, default_task=base.default_task))
+        self.document_task = document_task or self.profile.default_task
+        self.document_prompt = self.profile.prompts(self.document_task).document
+        self.batch_size = batch_size
+        self.device = _pick_device(device)
+        self._model = _load(self.model_dir, self.device, trust_remote_code=self.profile.trust_remote_code)
+        self._model.max_seq_length = self.profile.max_seq_length
+        self._normalize_out, pooling = self._verify_recipe()
+        self._counter = _token_counter(self._model)
+        self.truncated_inputs = 0
+        self.precision: Literal["fp32", "bf16"] = self._choose_precision(precision)
+        self.fingerprint = Fingerprint(
+            model_id=self.profile.model_id,
+            revision=weights_digest(self.model_dir),
+            pooling=pooling,
+            dim=self.profile.dim,
+            normalize=self.profile.normalize or self._has_normalize,
+            document_prompt=self.document_prompt,
+            max_seq_length=self.profile.max_seq_length,
+            precision=self.precision,
+        )
+        logger.info(
+            "loaded %s from %s on %s (%s); document prompt %r",
+            self.profile.name, self.model_dir, self.device, self.precision, self.document_prompt,
+        )
+
+    def __repr__(self) -> str:
+        return f"Encoder(model={self.profile.name!r}, device={self.device!r}, precision={self.precision!r})"
+
+    @property
+    def dim(self) -> int:
+        return self.profile.dim
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.profile.max_seq_length
+
+    def prompts(self, task: str | None = None) -> TaskPrompts:
+        """The prompts actually used for ``task``: query side per call, document side fixed."""
+        return TaskPrompts(query=self.profile.prompts(task).query, document=self.document_prompt)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone: no special tokens, no prompt."""
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    @property
+    def document_token_budget(self) -> int:
+        """Tokens a document text may have before the model truncates it (prompt and specials deducted)."""
+        overhead = len(self._counter.encode(self.document_prompt, add_special_tokens=True).ids)
+        return self.max_seq_length - overhead
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Document vectors, float32 ``[len(texts), dim]``, with the document prompt."""
+        return self._encode(texts, self.document_prompt)
+
+    def encode_queries(self, texts: Sequence[str], *, task: str | None = None) -> np.ndarray:
+        """Query vectors with ``task``'s query prompt (the profile's default task when None)."""
+        return self._encode(texts, self.profile.prompts(task).query)
+
+    def encode_query(self, text: str, *, task: str | None = None) -> np.ndarray:
+        """One query vector ``[dim]``."""
+        return self.encode_queries([text], task=task)[0]
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if isinstance(texts, str):
+            raise EncodingError("expected a sequence of texts, got a single str; wrap it in a list")
+        batch = list(texts)
+        for i, text in enumerate(batch):
+            if not isinstance(text, str) or not text.strip():
+                raise EncodingError(f"input {i} is empty or not text ({text!r}); empty text has no vector")
+        if not batch:
+            return np.empty((0, self.dim), dtype=np.float32)
+        self._count_truncated(batch, prompt)
+        with self._precision_context():
+            vectors = self._model.encode(
+                batch,
+                prompt=prompt or None,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=self._normalize_out,
+                show_progress_bar=False,
+            )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        _check_vectors(vectors)
+        return vectors
+
+    def _count_truncated(self, batch: list[str], prompt: str) -> None:
+        lengths = [len(e.ids) for e in self._counter.encode_batch([prompt + t for t in batch])]
+        over = [i for i, n in enumerate(lengths) if n > self.max_seq_length]
+        if over:
+            self.truncated_inputs += len(over)
+            logger.warning(
+                "%d of %d inputs exceed %s's max length of %d tokens (prompt included) and were truncated "
+                "(first: input %d, %d tokens); chunk long text with patent_rag.chunking",
+                len(over), len(batch), self.profile.name, self.max_seq_length, over[0], lengths[over[0]],
+            )
+
+    def _verify_recipe(self) -> tuple[bool, str]:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+        modules = list(self._model)
+        self._has_normalize = any(isinstance(m, Normalize) for m in modules)
+        pooling_modules = [m for m in modules if isinstance(m, Pooling)]
+        actual = _pooling_name(pooling_modules[0]) if pooling_modules else "none"
+        if actual != self.profile.pooling:
+            raise ConfigurationError(
+                f"model files at {self.model_dir} use {actual!r} pooling but profile {self.profile.name!r} "
+                f"says {self.profile.pooling!r}; use the profile that matches these weights "
+                "(e.g. PatentSBERTa is CLS, PatentSBERTa_V2 is mean) or register your own"
+            )
+        dim = self._model.get_embedding_dimension()
+        if dim != self.profile.dim:
+            raise ConfigurationError(
+                f"model files at {self.model_dir} produce {dim}-dim vectors but profile "
+                f"{self.profile.name!r} says {self.profile.dim}"
+            )
+        # Normalize in encode() only when the profile wants it and the model lacks the module.
+        return self.profile.normalize and not self._has_normalize, actual
+
+    def _choose_precision(self, requested: Precision) -> Literal["fp32", "bf16"]:
+        if requested == "fp32":
+            return "fp32"
+        if requested == "bf16":
+            if not _native_bf16(self.device):
+                logger.warning("bf16 requested on %s without native bf16 support: expect it to be slow", self.device)
+            return "bf16"
+        if requested != "auto":
+            raise ConfigurationError(f"precision must be 'auto', 'fp32' or 'bf16', got {requested!r}")
+        if not _native_bf16(self.device):
+            return "fp32"
+        self.precision = "fp32"
+        reference = self._encode(list(_PROBES), self.document_prompt)
+        self.precision = "bf16"
+        candidate = self._encode(list(_PROBES), self.document_prompt)
+        self.truncated_inputs = 0
+        cosine = float(np.min(_cosine(reference, candidate)))
+        if cosine < _FAITHFUL_COSINE:
+            logger.info("bf16 is not faithful for %s (min cosine %.5f): using fp32", self.profile.name, cosine)
+            return "fp32"
+        return "bf16"
+
+    @contextlib.contextmanager
+    def _precision_context(self) -> Iterator[None]:
+        if getattr(self, "precision", "fp32") != "bf16":
+            yield
+            return
+        import torch
+
+        # Autocast keeps layer norms and softmax in fp32: as fast as casting the weights here
+        # and closer to fp32 (measured mean cosine 0.99998 vs 0.99995 on MiniLM).
+        with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16):
+            yield
+
+
+def _profile_for(model: str | ModelProfile) -> ModelProfile:
+    if isinstance(model, ModelProfile):
+        return model
+    if os.path.isdir(os.path.expanduser(model)):
+        return _profile_from_dir(os.path.expanduser(model))
+    return get_profile(model)
+
+
+def _profile_from_dir(path: str) -> ModelProfile:
+    """A profile read from a sentence-transformers directory that is not registered."""
+    model = _load(__import__("pathlib").Path(path), "cpu", trust_remote_code=False)
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+    pooling = next((_pooling_name(m) for m in model if isinstance(m, Pooling)), "mean")
+    return ModelProfile(
+        name=os.path.basename(os.path.normpath(path)),
+        model_id=path,
+        dim=int(model.get_embedding_dimension() or 0),
+        pooling=pooling,  # type: ignore[arg-type]
+        max_seq_length=int(model.max_seq_length or 512),
+        normalize=any(isinstance(m, Normalize) for m in model),
+    )
+
+
+def _pooling_name(pooling: object) -> str:
+    mode = getattr(pooling, "pooling_mode", "unknown")
+    return mode if isinstance(mode, str) else "+".join(mode)
+
+
+def _load(model_dir: object, device: str, *, trust_remote_code: bool):  # type: ignore[no-untyped-def]
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ModelUnavailableError("sentence-transformers is not installed: pip install patent-rag") from exc
+    try:
+        return SentenceTransformer(
+            str(model_dir), device=device, local_files_only=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(f"cannot load the model at {model_dir}: {exc}") from exc
+
+
+def _token_counter(model: object):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    backend = model.tokenizer.backend_tokenizer  # type: ignore[attr-defined]
+    # A private copy: the model's own tokenizer carries per-call truncation/padding state.
+    counter = Tokenizer.from_str(backend.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _native_bf16(device: str) -> bool:
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_bf16_supported())
+    if device != "cpu":
+        return False
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def _check_vectors(vectors: np.ndarray) -> None:
+    bad_rows = ~np.isfinite(vectors).all(axis=1)
+    if bad_rows.any():
+        raise EncodingError(f"the model produced NaN or infinite values for input {int(np.argmax(bad_rows))}")
+    zero_rows = ~np.any(vectors, axis=1)
+    if zero_rows.any():
+        raise EncodingError(f"the model produced an all-zero vector for input {int(np.argmax(zero_rows))}")
