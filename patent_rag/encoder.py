@@ -94,7 +94,11 @@ class Encoder:
         )
         logger.info(
             "loaded %s from %s on %s (%s); document prompt %r",
-            self.profile.name, self.model_dir, self.device, self.precision, self.document_prompt,
+            self.profile.name,
+            self.model_dir,
+            self.device,
+            self.precision,
+            self.document_prompt,
         )
 
     def __repr__(self) -> str:
@@ -120,7 +124,8 @@ class Encoder:
     def document_token_budget(self) -> int:
         """Tokens a document text may have before the model truncates it (prompt and specials deducted)."""
         overhead = len(self._counter.encode(self.document_prompt, add_special_tokens=True).ids)
-        return self.max_seq_length - overhead
+        # Byte-level BPE can merge across the prompt/text seam: keep one token in reserve.
+        return self.max_seq_length - overhead - (1 if self.document_prompt else 0)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors, float32 ``[len(texts), dim]``, with the document prompt."""
@@ -165,7 +170,12 @@ class Encoder:
             logger.warning(
                 "%d of %d inputs exceed %s's max length of %d tokens (prompt included) and were truncated "
                 "(first: input %d, %d tokens); chunk long text with patent_rag.chunking",
-                len(over), len(batch), self.profile.name, self.max_seq_length, over[0], lengths[over[0]],
+                len(over),
+                len(batch),
+                self.profile.name,
+                self.max_seq_length,
+                over[0],
+                lengths[over[0]],
             )
 
     def _verify_recipe(self) -> tuple[bool, str]:
@@ -195,7 +205,9 @@ class Encoder:
             return "fp32"
         if requested == "bf16":
             if not _native_bf16(self.device):
-                logger.warning("bf16 requested on %s without native bf16 support: expect it to be slow", self.device)
+                logger.warning(
+                    "bf16 requested on %s without native bf16 support: expect it to be slow", self.device
+                )
             return "bf16"
         if requested != "auto":
             raise ConfigurationError(f"precision must be 'auto', 'fp32' or 'bf16', got {requested!r}")
@@ -208,7 +220,9 @@ class Encoder:
         self.truncated_inputs = 0
         cosine = float(np.min(_cosine(reference, candidate)))
         if cosine < _FAITHFUL_COSINE:
-            logger.info("bf16 is not faithful for %s (min cosine %.5f): using fp32", self.profile.name, cosine)
+            logger.info(
+                "bf16 is not faithful for %s (min cosine %.5f): using fp32", self.profile.name, cosine
+            )
             return "fp32"
         return "bf16"
 

@@ -63,7 +63,9 @@ def patembed(tiny_patembed_dir: Path) -> Encoder:
 
 
 @pytest.mark.parametrize("task", ["retrieval_IN", "retrieval_MIXED", "retrieval_OUT"])
-def test_patembed_queries_match_reference_recipe(patembed: Encoder, tiny_patembed_dir: Path, task: str) -> None:
+def test_patembed_queries_match_reference_recipe(
+    patembed: Encoder, tiny_patembed_dir: Path, task: str
+) -> None:
     prompt = get_profile("patembed-small").prompts(task).query
     expected = reference_vectors(tiny_patembed_dir, TEXTS, prompt, pooling="mean")
     np.testing.assert_allclose(patembed.encode_queries(TEXTS, task=task), expected, atol=1e-5)
@@ -122,7 +124,11 @@ def test_patentsberta_cls_pooling_matches_reference(tiny_patentsberta_dir: Path)
 
 def test_pooling_mismatch_is_refused(tiny_patentsberta_dir: Path) -> None:
     wrong = ModelProfile(
-        name="wrong", model_id=str(tiny_patentsberta_dir), dim=32, pooling="mean", max_seq_length=64,
+        name="wrong",
+        model_id=str(tiny_patentsberta_dir),
+        dim=32,
+        pooling="mean",
+        max_seq_length=64,
         normalize=False,
     )
     with pytest.raises(ConfigurationError, match=r"use 'cls' pooling but profile 'wrong' says 'mean'"):
@@ -131,7 +137,11 @@ def test_pooling_mismatch_is_refused(tiny_patentsberta_dir: Path) -> None:
 
 def test_dim_mismatch_is_refused(tiny_patembed_dir: Path) -> None:
     wrong = ModelProfile(
-        name="wrong-dim", model_id=str(tiny_patembed_dir), dim=384, pooling="mean", max_seq_length=64,
+        name="wrong-dim",
+        model_id=str(tiny_patembed_dir),
+        dim=384,
+        pooling="mean",
+        max_seq_length=64,
         normalize=True,
     )
     with pytest.raises(ConfigurationError, match=r"produce 16-dim vectors but profile 'wrong-dim' says 384"):
@@ -139,7 +149,9 @@ def test_dim_mismatch_is_refused(tiny_patembed_dir: Path) -> None:
 
 
 def test_unknown_task_lists_the_known_ones(patembed: Encoder) -> None:
-    with pytest.raises(UnknownTaskError, match=r"has no task 'retrieval'; choose one of \['problem2solution'"):
+    with pytest.raises(
+        UnknownTaskError, match=r"has no task 'retrieval'; choose one of \['problem2solution'"
+    ):
         patembed.encode_queries(["x"], task="retrieval")
 
 
@@ -152,7 +164,9 @@ def test_half_nested_prompt_is_a_clear_error(tiny_patembed_dir: Path, tmp_path: 
     config = json.loads((broken / "config_sentence_transformers.json").read_text())
     config["prompts"] = {"retrieval_MIXED": {"q_text": "only a query: ", "neg_text": "x"}}
     (broken / "config_sentence_transformers.json").write_text(json.dumps(config))
-    with pytest.raises(PromptMissingError, match=r"task 'retrieval_MIXED' has prompts for \['neg_text', 'q_text'\]"):
+    with pytest.raises(
+        PromptMissingError, match=r"task 'retrieval_MIXED' has prompts for \['neg_text', 'q_text'\]"
+    ):
         Encoder(patembed_profile(broken), precision="fp32")
 
 
@@ -177,20 +191,26 @@ def test_truncation_is_counted_and_logged(patembed: Encoder, caplog: pytest.LogC
     before = patembed.truncated_inputs
     budget = patembed.document_token_budget
     fits = " ".join(["power"] * budget)
-    too_long = fits + " power"
+    too_long = fits + " power power"
     assert patembed.count_tokens(fits) == budget
     with caplog.at_level(logging.WARNING, logger="patent_rag.encoder"):
         patembed.encode_documents([fits])
         assert patembed.truncated_inputs == before
         patembed.encode_documents([fits, too_long])
     assert patembed.truncated_inputs == before + 1
-    assert "1 of 2 inputs exceed tiny-patembed-small's max length of 64 tokens (prompt included)" in caplog.text
+    assert (
+        "1 of 2 inputs exceed tiny-patembed-small's max length of 64 tokens (prompt included)" in caplog.text
+    )
 
 
 def test_fingerprint_identifies_the_document_side(patembed: Encoder, tiny_patembed_dir: Path) -> None:
     fp = patembed.fingerprint
     assert (fp.model_id, fp.pooling, fp.dim, fp.normalize, fp.max_seq_length) == (
-        str(tiny_patembed_dir), "mean", 16, True, 64,
+        str(tiny_patembed_dir),
+        "mean",
+        16,
+        True,
+        64,
     )
     assert len(fp.revision) == 16
     assert Encoder(patembed_profile(tiny_patembed_dir), precision="fp32").fingerprint == fp
@@ -213,8 +233,13 @@ def test_query_and_document_sides_differ_exactly_when_prompts_differ(minilm_enco
     np.testing.assert_array_equal(minilm_encoder.encode_queries(text), minilm_encoder.encode_documents(text))
     base = get_profile("all-minilm-l6-v2")
     asymmetric = ModelProfile(
-        name="minilm-e5-style", model_id=base.model_id, dim=384, pooling="mean", max_seq_length=256,
-        normalize=True, package=base.package,
+        name="minilm-e5-style",
+        model_id=base.model_id,
+        dim=384,
+        pooling="mean",
+        max_seq_length=256,
+        normalize=True,
+        package=base.package,
         tasks={"retrieval": TaskPrompts(query="query: ", document="passage: ")},
     )
     encoder = Encoder(asymmetric, precision="fp32")

@@ -1,0 +1,158 @@
+"""The ``patent-rag`` command line.
+
+The CLI owns the console: tables and progress go to stderr through rich (quiet when piped), data
+(JSON, JSONL) goes to stdout. Library errors become one red line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from patent_rag.errors import PatentRagError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="patent-rag",
+    help="Patent retrieval for LlamaIndex and Qdrant: task-prompted embeddings, parsing, ingestion, search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Model profile name, hub id or local directory.")
+]
+ModelPathOption = Annotated[
+    Path | None, typer.Option("--model-path", help="Directory with the model's files (offline copy).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a PatentRagError into one readable line and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PatentRagError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+    )
+
+
+@app.command()
+@friendly_errors
+def models(as_json: JsonOption = False) -> None:
+    """List the model profiles patent_rag knows (name, dim, pooling, tasks)."""
+    from patent_rag.models import list_profiles
+
+    profiles = list_profiles()
+    if as_json:
+        print_json([p.summary() for p in profiles])
+        return
+    table = Table(title="Model profiles")
+    for column in ("name", "dim", "pooling", "max len", "norm", "tasks (default first)", "hub id / source"):
+        table.add_column(column)
+    for p in profiles:
+        tasks = [p.default_task, *sorted(t for t in p.tasks if t != p.default_task)]
+        source = p.model_id + (f" (offline: {p.package})" if p.package else "")
+        table.add_row(
+            p.name,
+            str(p.dim),
+            p.pooling,
+            str(p.max_seq_length),
+            "yes" if p.normalize else "no",
+            ", ".join(tasks) + ("" if not p.symmetric else " (no prompts)"),
+            source,
+        )
+    out.print(table)
+
+
+@app.command()
+@friendly_errors
+def embed(
+    text: Annotated[str, typer.Argument(help="Text to embed.")],
+    model: ModelOption = "all-minilm-l6-v2",
+    model_path: ModelPathOption = None,
+    task: Annotated[
+        str | None, typer.Option(help="Task whose prompt is used (default: the model's).")
+    ] = None,
+    document: Annotated[
+        bool, typer.Option("--document", help="Embed as a document instead of a query.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Embed one text and print a summary of the vector and the prompt actually used."""
+    import numpy as np
+
+    from patent_rag.encoder import Encoder
+
+    encoder = Encoder(model, model_path=model_path, document_task=task if document else None)
+    if document:
+        vector, prompt = encoder.encode_documents([text])[0], encoder.document_prompt
+    else:
+        vector, prompt = encoder.encode_query(text, task=task), encoder.prompts(task).query
+    summary = {
+        "model": encoder.profile.name,
+        "side": "document" if document else "query",
+        "task": task or encoder.profile.default_task,
+        "prompt": prompt,
+        "tokens": encoder.count_tokens(prompt + text),
+        "truncated": encoder.truncated_inputs > 0,
+        "dim": int(vector.shape[0]),
+        "norm": round(float(np.linalg.norm(vector)), 6),
+        "head": [round(float(v), 6) for v in vector[:8]],
+        "precision": encoder.precision,
+        "fingerprint": encoder.fingerprint.as_dict(),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(show_header=False, title="Embedding")
+    for key, value in summary.items():
+        table.add_row(key, repr(value) if key == "prompt" else str(value))
+    out.print(table)
+
+
+def _register_commands() -> None:
+    # Each command family lives in its own module and registers itself on ``app``.
+    from patent_rag.cli import commands  # noqa: F401
+
+
+def main() -> None:
+    """Entry point of the ``patent-rag`` script."""
+    _register_commands()
+    app()

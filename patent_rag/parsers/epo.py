@@ -1,0 +1,311 @@
+"""EPO publication XML: ``ep-patent-document`` (DTD v1.0 to v1.5.1, A and B kinds).
+
+One file may hold one document or several concatenated ones (each with its own ``<?xml``);
+plain, gzip and zip input is accepted, and the XML is read with the safe settings of
+:mod:`patent_rag.parsers._xml`. Files whose root is a DOCDB ``exchange-documents`` /
+``exchange-document`` are handed to :mod:`patent_rag.parsers.docdb` (bibliographic records).
+
+Languages. An EP publication carries its claims (and for B kinds the title) in German, English and
+French; the description and abstract exist in the language of the proceedings only. The main text
+of the record is English whenever any English abstract, claims or description exist
+(``language="en"``); otherwise it is the language of the proceedings. Every field of the record
+is in that one language; text in the other languages goes to ``translations`` (one
+:class:`~patent_rag.documents.Translation` per language), so a German B2 gives English title and
+claims as the main text and its German description, title and claims as the ``de`` translation.
+
+Text. Tables, maths, chemistry and images are left out of paragraphs and claims (their text is
+layout or markup, not prose); list items and line breaks become spaces. Claims that refer to earlier
+claims ("according to claim 1", "nach einem der Ansprüche 1 bis 3", "selon l'une quelconque des
+revendications précédentes") are dependent: :mod:`patent_rag.parsers.claims` reads those references.
+
+Classification. IPC comes from ``classification-ipcr`` (``"A61K  31/00  20060101AFI..."``: the
+symbol is the leading subclass/group, the version date and flags are dropped) and from the
+pre-2006 ``B510`` fields (``"7A 61K 9/16 A"``: edition digit dropped); CPC from ``B520EP``.
+Citations are the search report's ``B561`` entries (``"EP-A1- 3 109 871"``) and every ``patcit``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, cast
+
+from lxml import etree
+from pydantic import ValidationError
+
+from patent_rag.documents import (
+    Claim,
+    Paragraph,
+    PatentDocument,
+    SourceLocation,
+    Translation,
+    normalize_publication_number,
+)
+from patent_rag.errors import ParseError
+from patent_rag.parsers._xml import inspect_prolog, open_members, parse_date, parse_document, split_documents
+from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.claims import claim_references, strip_claim_number
+
+__all__ = ["ipc_symbols", "parse_epo", "patent_citation"]
+
+logger = logging.getLogger(__name__)
+
+_IPC_SYMBOL = re.compile(r"([A-HY])\s*(\d\d)\s*([A-Z])\s*(\d{1,4})\s*/\s*(\d{1,6})")
+_B561 = re.compile(r"^\s*([A-Z]{2})\s*-\s*([A-Z]\d?)\s*-\s*(.+?)\s*$")
+
+# Elements whose text is not prose; inline markup (b, i, sub, sup, figref...) joins without spaces.
+_DROPPED = frozenset({"tables", "maths", "math", "chemistry", "img", "table-external-doc"})
+_BLOCK = frozenset({"br", "li", "dt", "dd", "claim-text", "p", "heading", "ul", "ol", "dl"})
+_OWNERS = frozenset({"B711", "B731"})  # applicants (A kinds) and proprietors (B kinds)
+
+
+def _collect(element: etree._Element, parts: list[str]) -> None:
+    if element.text:
+        parts.append(element.text)
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in _DROPPED:
+            block = child.tag in _BLOCK
+            parts.append(" " if block else "")
+            _collect(child, parts)
+            parts.append(" " if block else "")
+        if child.tail:
+            parts.append(child.tail)
+
+
+def _text(element: etree._Element | None) -> str:
+    """Prose text of an element: markup dropped, blocks separated, whitespace collapsed."""
+    if element is None:
+        return ""
+    parts: list[str] = []
+    _collect(element, parts)
+    return " ".join("".join(parts).split())
+
+
+def _claims(element: etree._Element) -> list[Claim]:
+    claims: list[Claim] = []
+    for position, claim in enumerate(element.iter("claim"), start=1):
+        num = claim.get("num", "").strip()
+        number, text = strip_claim_number(_text(claim), int(num) if num.isdigit() else None)
+        number = number or position
+        if text:
+            refs = claim_references(text, number)
+            claims.append(Claim(number=number, text=text, independent=not refs, depends_on=refs))
+    return claims
+
+
+def _description(element: etree._Element, heading: str | None = None) -> list[Paragraph]:
+    paragraphs: list[Paragraph] = []
+    for child in element:
+        if child.tag == "heading":
+            heading = _text(child) or None
+        elif child.tag == "p":
+            text = _text(child)
+            if text:
+                paragraphs.append(Paragraph(text=text, heading=heading, number=child.get("num") or None))
+        elif isinstance(child.tag, str) and child.tag not in _DROPPED:
+            paragraphs.extend(_description(child, heading))  # an unexpected wrapper: look inside
+    return paragraphs
+
+
+def ipc_symbols(texts: list[str | None]) -> list[str]:
+    """The leading IPC/CPC symbol of each text (``"H01F  27/14  20060101AFI..."`` -> ``H01F27/14``)."""
+    symbols = []
+    for text in texts:
+        match = _IPC_SYMBOL.search(text or "")
+        if match:
+            section, klass, subclass, group, subgroup = match.groups()
+            symbols.append(f"{section}{klass}{subclass}{int(group)}/{subgroup}")
+    return symbols
+
+
+def patent_citation(patcit: etree._Element) -> str | None:
+    """A ``patcit``'s document as a normalized publication number (``dnum`` or its document-id)."""
+    dnum = (patcit.get("dnum") or "").strip()
+    if not dnum:
+        parts = [patcit.findtext(f"document-id/{name}") or "" for name in ("country", "doc-number", "kind")]
+        dnum = "".join(part.strip() for part in parts)
+    return normalize_publication_number(dnum) if dnum[:2].isalpha() and len(dnum) > 2 else None
+
+
+def _b561(text: str | None) -> str | None:
+    match = _B561.match(text or "")
+    if not match:
+        return None
+    country, kind, number = match.groups()
+    return normalize_publication_number(f"{country}{re.sub(r'[^A-Z0-9]', '', number.upper())}{kind}")
+
+
+@dataclass
+class _Language:
+    title: str | None = None
+    abstract: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+    description: list[Paragraph] = field(default_factory=list)
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.abstract or self.claims or self.description)
+
+
+def _languages(root: etree._Element, default: str) -> dict[str, _Language]:
+    texts: dict[str, _Language] = {}
+    language = default
+    for item in root.iterfind("SDOBI/B500/B540/*"):
+        if item.tag == "B541":
+            language = (item.text or default).strip().lower()
+        elif item.tag == "B542" and _text(item):
+            texts.setdefault(language, _Language()).title = _text(item)
+    for child in root:
+        lang = (child.get("lang") or default).strip().lower()
+        if child.tag == "abstract" and _text(child):
+            entry = texts.setdefault(lang, _Language())
+            entry.abstract = entry.abstract or _text(child)
+        elif child.tag == "claims":
+            texts.setdefault(lang, _Language()).claims.extend(_claims(child))
+        elif child.tag == "description":
+            texts.setdefault(lang, _Language()).description.extend(_description(child))
+    return texts
+
+
+def _main_language(texts: dict[str, _Language], default: str) -> str:
+    if "en" in texts and texts["en"].has_body:
+        return "en"
+    if default in texts and texts[default].has_body:
+        return default
+    with_body = [lang for lang, entry in texts.items() if entry.has_body]
+    if with_body:
+        return with_body[0]
+    return "en" if "en" in texts else default
+
+
+def _build(root: etree._Element, source: SourceLocation) -> PatentDocument:
+    sdobi = root.find("SDOBI")
+    if sdobi is None:
+        sdobi = etree.Element("SDOBI")
+    country = (root.get("country") or sdobi.findtext("B100/B190") or "EP").strip()
+    number = (root.get("doc-number") or sdobi.findtext("B100/B110") or "").strip()
+    kind = (root.get("kind") or sdobi.findtext("B100/B130") or "").strip()
+    if not number:
+        raise ParseError(
+            "no publication number (neither doc-number nor B110)",
+            file=source.file,
+            document=source.index,
+            line=source.line,
+        )
+    default = (root.get("lang") or sdobi.get("lang") or "en").strip().lower()
+    texts = _languages(root, default)
+    main = _main_language(texts, default)
+    text = texts.pop(main, _Language())
+    title = text.title or (texts["en"].title if "en" in texts else None)
+    translations = [
+        Translation(
+            language=lang,
+            title=entry.title if entry.title != title else None,
+            abstract=entry.abstract,
+            claims=entry.claims,
+            description=entry.description,
+        )
+        for lang, entry in texts.items()
+        if entry.has_body or (entry.title and entry.title != title)
+    ]
+    if translations:
+        logger.debug("%s: main text %s, also %s", number, main, [t.language for t in translations])
+    priorities = [parse_date(d.text) for d in sdobi.iterfind("B300/B320/date")]
+    application = (sdobi.findtext("B200/B210") or "").strip()
+    ipc = ipc_symbols([t.text for t in sdobi.iterfind("B500/B510EP/classification-ipcr/text")])
+    ipc += ipc_symbols([item.text for item in sdobi.iterfind("B500/B510/*") if item.tag != "B516"])
+    cited = [_b561(t.text) for t in sdobi.iterfind("B500/B560/B561/text")]
+    cited += [patent_citation(patcit) for patcit in root.iter("patcit")]
+    return PatentDocument(
+        publication_number=f"{country}{number}{kind}",
+        country=country,
+        kind=kind or None,
+        application_number=f"{country}{application}" if application else None,
+        priority_date=min((d for d in priorities if d), default=None),
+        filing_date=parse_date(sdobi.findtext("B200/B220/date")),
+        publication_date=parse_date(root.get("date-publ")) or parse_date(sdobi.findtext("B100/B140/date")),
+        title=title,
+        abstract=text.abstract,
+        claims=text.claims,
+        description=text.description,
+        cpc=ipc_symbols([t.text for t in sdobi.iterfind("B500/B520EP//classification-cpc/text")]),
+        ipc=ipc,
+        assignees=_unique(_text(n) for n in sdobi.iterfind("B700/*/*/snm") if n.getparent().tag in _OWNERS),
+        inventors=_unique(_text(n) for n in sdobi.iterfind("B700/B720/B721/snm")),
+        cited_patents=_unique(cited),
+        language=main,
+        translations=translations,
+        source=source,
+    )
+
+
+def _unique(values: Iterable[str | None]) -> list[str]:
+    return list(dict.fromkeys(value for value in values if value))
+
+
+class _Rewound:
+    """A binary stream whose first bytes were read to sniff the format, served again."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._stream.read(size)
+        if size < 0:
+            data, self._head = self._head + self._stream.read(), b""
+        else:
+            data, self._head = self._head[:size], self._head[size:]
+        return data
+
+
+def parse_epo(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+    """Read EPO publication XML (and DOCDB exchange documents), one document at a time.
+
+    A malformed document is recorded in ``report`` as rejected (file, 0-based document index, line)
+    and the rest of the file is still read; documents of another kind are skipped and counted.
+
+    Example:
+        >>> report = ParseReport()
+        >>> for doc in parse_epo("EP3404678B1.xml", report=report):  # doctest: +SKIP
+        ...     print(doc.publication_number, doc.language, len(doc.claims))
+        EP3404678B1 en 12
+    """
+    for name, stream in open_members(path):
+        head = stream.read(1 << 16)
+        try:
+            root = (inspect_prolog(head, file=name).root or "").rpartition(":")[2]
+        except ParseError:
+            root = ""  # the per-document parse below reports it with its line
+        rewound = cast("IO[bytes]", _Rewound(head, stream))
+        if root in ("exchange-documents", "exchange-document"):
+            # Imported here: docdb reuses this module's helpers.
+            from patent_rag.parsers.docdb import parse_exchange_stream
+
+            yield from parse_exchange_stream(rewound, file=name, report=report)
+            continue
+        for raw in split_documents(rewound):
+            try:
+                element = parse_document(raw.data, file=name, document=raw.index, line=raw.line)
+                if element.tag != "ep-patent-document":
+                    report.skip(
+                        f"not an ep-patent-document (root <{element.tag}>)",
+                        file=name,
+                        document=raw.index,
+                        line=raw.line,
+                    )
+                    continue
+                document = _build(element, SourceLocation(file=name, index=raw.index, line=raw.line))
+            except ParseError as error:
+                report.reject(error)
+                continue
+            except ValidationError as error:
+                reason = f"invalid field {error.errors()[0]['loc']}: {error.errors()[0]['msg']}"
+                report.reject(ParseError(reason, file=name, document=raw.index, line=raw.line))
+                continue
+            report.read += 1
+            yield document

@@ -1,0 +1,323 @@
+"""JSONL records and CSV exports: the tabular inputs.
+
+JSONL is the project's record format: one ``PatentDocument.model_dump_json()`` per line, read back
+unchanged (``source`` included), so ``parse_jsonl`` after ``write_jsonl`` gives equal models.
+
+CSV needs a :class:`CsvMapping` from the user that says which column holds which field::
+
+    {"columns": {"publication_number": "id", "publication_date": "date", "claims": "text"},
+     "country": "US", "indicator_columns": {"cpc": "[A-HY][0-9]{2}[A-Z]"}}
+
+(column patterns must match the whole column name).
+
+- Multi-valued fields (``cpc``, ``ipc``, ``assignees``, ``inventors``, ``cited_patents``) are split
+  on ``list_separators[field]`` (default ``";"``).
+- ``indicator_columns`` reads one-hot tables (PatentSBERTa's 663 CPC subclass columns): every column
+  whose name matches the pattern and whose cell is ``1``/``true``/``yes``/``x`` adds that column's
+  name to the field.
+- ``claims`` from one text column: ``claims_split="numbered"`` (default) cuts the text at ``1.``,
+  ``2.`` ... taken in sequence and followed by a capital letter (other numbers stay in the text);
+  text that does not start with ``1.`` becomes claim 1 whole. ``"none"`` keeps the whole cell as
+  claim 1. Dependencies are read from the claim text ("according to claim 1").
+- ``description`` from one column: paragraphs are separated by blank lines.
+- Dates: ``date_format`` (``strptime`` syntax), else ISO ``2016-03-22`` or ``20160322``.
+
+Input is UTF-8, plain or gzip (detected by magic bytes). A bad line or row, including one that is
+not UTF-8, is rejected with file, record index (0-based) and line number; the rest of the file is
+still read. Blank lines are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from patent_rag.documents import Claim, Paragraph, PatentDocument, SourceLocation
+from patent_rag.errors import ConfigurationError, ParseError
+from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.claims import claim_references, split_numbered_claims
+
+__all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "write_jsonl"]
+
+logger = logging.getLogger(__name__)
+
+_LIST_FIELDS = frozenset({"cpc", "ipc", "assignees", "inventors", "cited_patents"})
+_DATE_FIELDS = frozenset({"priority_date", "filing_date", "publication_date"})
+_TEXT_FIELDS = frozenset(
+    {
+        "publication_number",
+        "country",
+        "kind",
+        "application_number",
+        "family_id",
+        "title",
+        "abstract",
+        "language",
+    }
+)
+_MAPPABLE = _LIST_FIELDS | _DATE_FIELDS | _TEXT_FIELDS | {"claims", "description"}
+_TRUE = frozenset({"1", "1.0", "true", "yes", "y", "x"})
+# csv's default cell limit (128 KiB) is below a long description; 64 MiB still bounds one row.
+_FIELD_LIMIT = 64 * 1024 * 1024
+_NOT_UTF8 = "row is not UTF-8 text; save the CSV as UTF-8"
+
+
+class CsvMapping(BaseModel):
+    """Which CSV column holds which :class:`PatentDocument` field, and how to read the cells.
+
+    Example:
+        >>> mapping = CsvMapping(columns={"publication_number": "id", "claims": "text"}, country="US")
+        >>> mapping.columns["claims"]
+        'text'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: dict[str, str] = Field(description="PatentDocument field name -> CSV column name.")
+    list_separators: dict[str, str] = Field(
+        default_factory=dict, description="Separator per multi-valued field; ';' when not given."
+    )
+    indicator_columns: dict[str, str] = Field(
+        default_factory=dict, description="List field -> regex of 0/1 columns whose names are the values."
+    )
+    date_format: str | None = Field(default=None, description="strptime format; ISO or YYYYMMDD if None.")
+    country: str | None = Field(default=None, description="Country prefixed to bare publication numbers.")
+    kind: str | None = Field(default=None, description="Kind code for numbers that carry none.")
+    claims_split: Literal["numbered", "none"] = "numbered"
+    delimiter: str = ","
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - _MAPPABLE)
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; mappable fields: {sorted(_MAPPABLE)}")
+        if "publication_number" not in value:
+            raise ValueError("'publication_number' must be mapped to a column")
+        return value
+
+    @field_validator("list_separators", "indicator_columns")
+    @classmethod
+    def _list_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - _LIST_FIELDS)
+        if unknown:
+            raise ValueError(f"not multi-valued field(s) {unknown}; choose from {sorted(_LIST_FIELDS)}")
+        return value
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> CsvMapping:
+        """Read a mapping from a JSON file.
+
+        Raises:
+            ConfigurationError: the file is missing, not JSON, or names unknown fields.
+        """
+        try:
+            return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigurationError(f"cannot read CSV mapping {path}: {error.strerror}") from None
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, item['loc'])) or 'mapping'}: {item['msg']}" for item in error.errors()
+            )
+            raise ConfigurationError(
+                f"invalid CSV mapping {path}: {problems} "
+                '(expected e.g. {"columns": {"publication_number": "id", "claims": "text"}})'
+            ) from None
+
+
+def _open_binary(path: str | Path) -> IO[bytes]:
+    path = Path(path)
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")  # type: ignore[return-value]
+
+
+def parse_jsonl(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+    """Read JSONL records (one :class:`PatentDocument` JSON object per line).
+
+    Lines are read as bytes and validated as UTF-8 JSON one by one, so a line in another encoding
+    is rejected alone.
+
+    Example:
+        >>> report = ParseReport()
+        >>> docs = list(parse_jsonl("records.jsonl", report=report))  # doctest: +SKIP
+    """
+    file = str(path)
+    index = 0
+    with _open_binary(path) as stream:
+        for line_number, line in enumerate(stream, start=1):
+            if line_number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            try:
+                document = PatentDocument.model_validate_json(line)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                reason = f"invalid record: {where + ': ' if where else ''}{first['msg']}"
+                report.reject(ParseError(reason, file=file, document=index, line=line_number))
+            else:
+                report.read += 1
+                yield document
+            index += 1
+
+
+def write_jsonl(documents: Iterable[PatentDocument], path_or_file: str | Path | IO[str]) -> int:
+    """Write documents as JSONL (a ``.gz`` path is gzipped); return how many were written.
+
+    Example:
+        >>> import io
+        >>> write_jsonl([PatentDocument(publication_number="EP1000000A1")], io.StringIO())
+        1
+    """
+    if isinstance(path_or_file, (str, Path)):
+        path = Path(path_or_file)
+        if path.suffix == ".gz":
+            with gzip.open(path, "wt", encoding="utf-8") as stream:
+                return write_jsonl(documents, stream)
+        with path.open("w", encoding="utf-8") as stream:
+            return write_jsonl(documents, stream)
+    count = 0
+    for document in documents:
+        path_or_file.write(document.model_dump_json() + "\n")
+        count += 1
+    return count
+
+
+def _claims(text: str, mode: str) -> list[Claim]:
+    pieces = split_numbered_claims(text) if mode == "numbered" else [(1, text.strip())]
+    claims = []
+    for number, body in pieces:
+        if body:
+            refs = claim_references(body, number)
+            claims.append(Claim(number=number, text=body, independent=not refs, depends_on=refs))
+    return claims
+
+
+def _parse_date(value: str, date_format: str | None) -> date:
+    if date_format:
+        return datetime.strptime(value, date_format).date()
+    digits = value.replace("-", "")
+    if len(digits) == 8 and digits.isdigit():
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    return date.fromisoformat(value[:10])
+
+
+def _row_to_fields(
+    row: dict[str, str], mapping: CsvMapping, indicators: dict[str, list[str]]
+) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for field, column in mapping.columns.items():
+        value = (row.get(column) or "").strip()
+        if not value:
+            continue
+        if field in _LIST_FIELDS:
+            separator = mapping.list_separators.get(field, ";")
+            fields[field] = [item.strip() for item in value.split(separator) if item.strip()]
+        elif field in _DATE_FIELDS:
+            try:
+                fields[field] = _parse_date(value, mapping.date_format)
+            except ValueError:
+                expected = mapping.date_format or "YYYY-MM-DD or YYYYMMDD"
+                raise ValueError(f"column {column!r}: {value!r} is not a date ({expected})") from None
+        elif field == "claims":
+            fields["claims"] = _claims(value, mapping.claims_split)
+        elif field == "description":
+            blocks = re.split(r"\n\s*\n", value)
+            fields["description"] = [Paragraph(text=" ".join(b.split())) for b in blocks if b.strip()]
+        else:
+            fields[field] = value
+    for field, columns in indicators.items():
+        flagged = [name for name in columns if (row.get(name) or "").strip().lower() in _TRUE]
+        fields[field] = [*fields.get(field, []), *flagged]  # type: ignore[misc]
+    number = str(fields.get("publication_number", ""))
+    if not number:
+        raise ValueError(f"empty publication number (column {mapping.columns['publication_number']!r})")
+    if mapping.country and not number[:2].isalpha():
+        number = mapping.country + number
+    if mapping.kind and not re.search(r"[A-Z]\d?$", number.upper()):
+        number += mapping.kind
+    fields["publication_number"] = number
+    return fields
+
+
+def _utf8_lines(stream: IO[bytes], undecodable: set[int]) -> Iterator[str]:
+    """Decode line by line, noting (1-based) the lines that are not UTF-8 so their row is rejected."""
+    for number, raw in enumerate(stream, start=1):
+        data = raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw
+        try:
+            yield data.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.add(number)
+            yield data.decode("utf-8", errors="replace")
+
+
+def parse_csv(path: str | Path, *, report: ParseReport, mapping: CsvMapping) -> Iterator[PatentDocument]:
+    """Read a CSV export, one patent per row, through a column mapping.
+
+    Each document's ``source`` is the CSV file, the row's 0-based index and its first line.
+
+    Raises:
+        ConfigurationError: the mapping names a column the header lacks (nothing could be read).
+
+    Example:
+        >>> mapping = CsvMapping(columns={"publication_number": "id", "claims": "text"}, country="US")
+        >>> docs = list(parse_csv("claims.csv", report=ParseReport(), mapping=mapping))  # doctest: +SKIP
+    """
+    file = str(path)
+    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+    undecodable: set[int] = set()
+    with _open_binary(path) as stream:
+        reader = csv.reader(_utf8_lines(stream, undecodable), delimiter=mapping.delimiter)
+        header = next(reader, [])
+        missing = sorted(set(mapping.columns.values()) - set(header))
+        if missing:
+            raise ConfigurationError(
+                f"the CSV mapping names column(s) {missing} that {file} lacks; "
+                f"its header starts {header[:12]}"
+            )
+        indicators = {
+            field: [name for name in header if re.fullmatch(pattern, name)]
+            for field, pattern in mapping.indicator_columns.items()
+        }
+        index = 0
+        while True:
+            line = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                report.reject(
+                    ParseError(f"unreadable CSV row: {error}", file=file, document=index, line=line)
+                )
+                index += 1
+                continue
+            if undecodable.intersection(range(line, reader.line_num + 1)):
+                report.reject(ParseError(_NOT_UTF8, file=file, document=index, line=line))
+                index += 1
+                continue
+            if not cells:
+                continue
+            try:
+                if len(cells) != len(header):
+                    raise ValueError(f"{len(cells)} cells for {len(header)} columns")
+                fields = _row_to_fields(dict(zip(header, cells, strict=True)), mapping, indicators)
+                source = SourceLocation(file=file, index=index, line=line)
+                document = PatentDocument(**fields, source=source)  # type: ignore[arg-type]
+            except ValueError as error:  # pydantic's ValidationError is a ValueError
+                reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
+                report.reject(ParseError(f"invalid row: {reason}", file=file, document=index, line=line))
+            else:
+                report.read += 1
+                yield document
+            index += 1

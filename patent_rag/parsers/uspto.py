@@ -1,0 +1,361 @@
+"""USPTO full text: grant and application XML v4.0-v4.7, weekly bulk files, gzip and zip.
+
+A weekly bulk file (``ipgYYMMDD.xml``, ``ipaYYMMDD.xml``) is many XML documents concatenated, each
+with its own ``<?xml`` declaration and DOCTYPE. :func:`parse_uspto` cuts the stream at those
+declarations (one document in memory at a time), reads patents, skips sequence listings and other
+non-patent documents, and rejects broken documents with file, document index and line while the
+rest of the file goes on. The pre-2005 formats (ST.32 ``PATDOC`` grants, ``pap`` applications) are
+read by :mod:`patent_rag.parsers.uspto_sgml`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from lxml import etree
+from pydantic import ValidationError
+
+from patent_rag.documents import (
+    Claim,
+    Paragraph,
+    PatentDocument,
+    SourceLocation,
+    normalize_publication_number,
+)
+from patent_rag.errors import ParseError
+from patent_rag.parsers._xml import (
+    Prolog,
+    RawDocument,
+    inspect_prolog,
+    open_members,
+    parse_date,
+    parse_document,
+    split_documents,
+    text_of,
+)
+from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.claims import claim_references
+
+__all__ = ["SUPPORTED_DTDS", "parse_uspto"]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_DTDS = "us-patent-grant / us-patent-application v4.0-v4.7, ST.32 PATDOC v2.4-v2.5, pap v1.5-v1.6"
+_V4_ROOTS = {"us-patent-grant", "us-patent-application"}
+_DTD_PATTERNS = {
+    "v4": re.compile(r"^(?:us-patent-(?:grant|application)-)?v4[0-7](?:-\d{4}-\d\d-\d\d)?\.dtd$"),
+    "patdoc": re.compile(r"^ST32-US-Grant-02[45](?:xml)?\.dtd$|ST\.32 US PATENT GRANT V2\.[45]"),
+    "pap": re.compile(r"^pap-v1[56]-\d{4}-\d\d-\d\d\.dtd$"),
+}
+_NON_PATENT = {"sequence-cwu": "sequence listing"}
+_CLAIM_NUMBER = re.compile(r"^\s*\(?\d+(?:\s*\.?\s*[-–]\s*\d+)?\s*[.):]\s*")
+_PACKED_IPC = re.compile(r"^([A-H]\d\d[A-Z])(.{1,3})(\d*)$")
+
+
+def _family(root: str | None) -> str | None:
+    if root in _V4_ROOTS:
+        return "v4"
+    return {"PATDOC": "patdoc", "patent-application-publication": "pap"}.get(root or "")
+
+
+def _check_dtd(prolog: Prolog, family: str, where: dict[str, Any]) -> None:
+    """Refuse a DOCTYPE that names this document type with a DTD we do not know."""
+    if prolog.doctype is None or prolog.doctype != prolog.root:
+        if _family(prolog.doctype) is not None:
+            raise ParseError(
+                f"DOCTYPE names <{prolog.doctype}> but the root element is <{prolog.root}>",
+                **where,
+            )
+        return  # no DOCTYPE, or one for something else: the root element decides
+    dtd = (prolog.system_id or "").rsplit("/", 1)[-1]
+    if not dtd and not prolog.public_id:
+        return  # a DOCTYPE without an external DTD says nothing about the version
+    pattern = _DTD_PATTERNS[family]
+    if not (pattern.search(dtd) or pattern.search(prolog.public_id or "")):
+        shown = dtd or prolog.public_id
+        raise ParseError(
+            f"unsupported DTD {shown!r} for <{prolog.root}>; supported: {SUPPORTED_DTDS}", **where
+        )
+
+
+def parse_uspto(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+    """Yield every patent in a USPTO XML/SGML file (single, bulk, ``.gz`` or ``.zip``).
+
+    Broken documents are recorded in ``report`` as rejected; sequence listings and other
+    non-patent documents as skipped; ``report.read`` counts the documents yielded.
+
+    Example:
+        >>> from patent_rag.parsers import ParseReport
+        >>> report = ParseReport()
+        >>> docs = list(parse_uspto("tests/fixtures/uspto/ipg130416.small.xml.gz", report=report))
+        >>> docs[0].publication_number, report.summary()
+        ('USD680087S1', '25 read, 2 skipped, 0 rejected')
+    """
+    name, next_index = str(path), [0]
+    try:
+        for name, stream in open_members(path):
+            next_index[0] = 0
+            yield from _parse_stream(stream, name, report, next_index)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        # A corrupt or truncated archive ends the file here; documents before this point were kept.
+        message = f"unreadable input ({error}); the documents before this point were kept"
+        report.reject(ParseError(message, file=name, document=next_index[0]))
+    logger.debug("parsed %s; so far %s", path, report.summary())
+
+
+def _parse_stream(
+    stream: IO[bytes], name: str, report: ParseReport, next_index: list[int]
+) -> Iterator[PatentDocument]:
+    for raw in split_documents(stream):
+        next_index[0] = raw.index + 1
+        try:
+            document = _parse_one(raw, name, report)
+        except ParseError as error:
+            report.reject(error)
+            continue
+        except (ValidationError, ValueError) as error:
+            reason = f"invalid field value: {str(error).splitlines()[0]}"
+            report.reject(ParseError(reason, file=name, document=raw.index, line=raw.line))
+            continue
+        if document is not None:
+            report.read += 1
+            yield document
+
+
+def _parse_one(raw: RawDocument, file: str, report: ParseReport) -> PatentDocument | None:
+    where: dict[str, Any] = {"file": file, "document": raw.index, "line": raw.line}
+    prolog = inspect_prolog(raw.data, file=file, document=raw.index, line=raw.line)
+    if prolog.root is None:
+        raise ParseError("no XML root element found", **where)
+    family = _family(prolog.root)
+    if family is None:
+        kind = _NON_PATENT.get(prolog.root, f"not a patent document (root <{prolog.root}>)")
+        report.skip(kind, file=file, document=raw.index, line=raw.line)
+        return None
+    _check_dtd(prolog, family, where)
+    root = parse_document(raw.data, file=file, document=raw.index, line=raw.line)
+    source = SourceLocation(file=file, index=raw.index, line=raw.line)
+    if family == "v4":
+        return _from_v4(root, source, where)
+    from patent_rag.parsers import uspto_sgml  # late: uspto_sgml imports helpers from here
+
+    extract = uspto_sgml.from_patdoc if family == "patdoc" else uspto_sgml.from_pap
+    return extract(root, source, where)
+
+
+# --- helpers shared with uspto_sgml -------------------------------------------------------------
+
+
+def build_claim(number: int, text: str, refs: Iterable[str]) -> Claim:
+    """A claim from its number, raw text and referenced claim ids (``CLM-00001``) or numbers."""
+    text = _CLAIM_NUMBER.sub("", text, count=1) if text[:1].isdigit() or text[:1] == "(" else text
+    depends: set[int] = set()
+    for ref in refs:
+        digits = re.findall(r"\d+", ref)
+        if digits and 0 < int(digits[-1]) != number:
+            depends.add(int(digits[-1]))
+    if not depends:
+        # pap v1.5 and some v4.0 claims say "The method of claim 1" without a claim-ref element.
+        depends = set(claim_references(text[:400], number))
+    return Claim(number=number, text=text, independent=not depends, depends_on=sorted(depends))
+
+
+def claim_number(value: str | None, position: int) -> int:
+    """The claim number in an id or num attribute (``CLM-00007``, ``00001-00018``), else the position."""
+    found = re.search(r"\d+", value or "")
+    return int(found.group(0)) if found else position
+
+
+def packed_ipc(value: str | None) -> str | None:
+    """An IPC-7 symbol; the packed form (subclass, 3-character main group, subgroup) is unpacked.
+
+    ``"A47L  514"`` -> ``"A47L5/14"``; ``"A41D013/00"`` is returned as is (normalized later);
+    anything else (a design patent's Locarno class) -> None.
+    """
+    value = (value or "").strip()
+    if "/" in value:
+        return value
+    match = _PACKED_IPC.match(value)
+    if not match or not match.group(2).strip().isdigit():
+        return None
+    return f"{match.group(1)}{match.group(2).strip()}/{match.group(3) or '00'}"
+
+
+def earliest(dates: Iterable[date | None]) -> date | None:
+    found = [value for value in dates if value is not None]
+    return min(found) if found else None
+
+
+def person(first: str | None, last: str | None, middle: str | None = None) -> str:
+    """``"First Middle Last"`` from name parts, whitespace normalized."""
+    return " ".join(" ".join(part.split()) for part in (first, middle, last) if part and part.strip())
+
+
+def cited_number(country: str | None, number: str | None, kind: str | None) -> str | None:
+    """Normalized number of a cited patent, or None when the citation has no number."""
+    number = (number or "").strip()
+    if not number:
+        return None
+    country = (country or "US").strip().upper() or "US"
+    if number.isdigit():  # the common case, without the general normalizer's regexes
+        return f"{country}{number.lstrip('0') or '0'}{(kind or '').strip().upper()}"
+    if not number.upper().startswith(country):
+        number = country + number
+    return normalize_publication_number(number, kind=(kind or "").strip() or None)
+
+
+def paragraphs(
+    container: etree._Element | None,
+    *,
+    headings: frozenset[str],
+    paragraphs: frozenset[str],
+    sections: dict[str, str] | None = None,
+    number: Callable[[etree._Element], str | None] = lambda element: element.get("num"),
+) -> list[Paragraph]:
+    """Description paragraphs in document order with the heading each falls under.
+
+    Containers that are neither heading nor paragraph are descended into; a container named in
+    ``sections`` (or a ``<?BRFSUM description=... end="lead"?>`` processing instruction) starts a
+    section whose label serves as heading until a real heading appears.
+    """
+    found: list[Paragraph] = []
+    if container is None:
+        return found
+    heading: list[str | None] = [None]
+
+    def walk(element: etree._Element) -> None:
+        for child in element:
+            tag = child.tag
+            if tag is etree.PI:
+                if child.get("end") == "lead" and child.get("description"):
+                    heading[0] = child.get("description")
+            elif tag in headings:
+                heading[0] = text_of(child) or heading[0]
+            elif tag in paragraphs:
+                text = text_of(child)
+                if text:
+                    label = number(child)
+                    if label and text.startswith(label):
+                        text = text[len(label) :].lstrip()
+                    found.append(
+                        Paragraph(text=text, heading=heading[0], number=label and label.strip("[]. "))
+                    )
+            elif isinstance(tag, str):
+                if sections and tag in sections:
+                    heading[0] = sections[tag]
+                walk(child)
+
+    walk(container)
+    return found
+
+
+# --- v4.x ----------------------------------------------------------------------------------------
+
+_V4_HEADINGS = frozenset({"heading"})
+_V4_PARAGRAPHS = frozenset({"p"})
+
+
+def _code(element: etree._Element) -> str | None:
+    parts = [
+        element.findtext(tag) or "" for tag in ("section", "class", "subclass", "main-group", "subgroup")
+    ]
+    if not all(part.strip() for part in parts[:4]):
+        return None
+    return "".join(parts[:4]).replace(" ", "") + "/" + (parts[4].strip() or "00")
+
+
+def _names(parties: Iterable[etree._Element]) -> list[str]:
+    names: list[str] = []
+    for party in parties:
+        book = party.find("addressbook")
+        book = party if book is None else book
+        name = text_of(book.find("orgname")) or person(
+            book.findtext("first-name"), book.findtext("last-name")
+        )
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _from_v4(root: etree._Element, source: SourceLocation, where: dict[str, Any]) -> PatentDocument:
+    bib = root.find("us-bibliographic-data-grant")
+    if bib is None:
+        bib = root.find("us-bibliographic-data-application")
+    publication = bib.find("publication-reference/document-id") if bib is not None else None
+    number = publication.findtext("doc-number") if publication is not None else None
+    if bib is None or publication is None or not number:
+        raise ParseError(f"<{root.tag}> has no publication-reference/document-id/doc-number", **where)
+    country = (publication.findtext("country") or "US").strip()
+    kind = (publication.findtext("kind") or "").strip() or None
+    application = bib.find("application-reference/document-id")
+    app_number = application.findtext("doc-number") if application is not None else None
+
+    cpc = [
+        code
+        for element in bib.iterfind("classifications-cpc//classification-cpc")
+        if (code := _code(element))
+    ]
+    ipc = [
+        code
+        for element in bib.iterfind("classifications-ipcr/classification-ipcr")
+        if (code := _code(element))
+    ]
+    for element in bib.iterfind("classification-ipc/*"):
+        if element.tag in ("main-classification", "further-classification") and (
+            code := packed_ipc(element.text)
+        ):
+            ipc.append(code)
+
+    inventors = _names(bib.iterfind("*/inventors/inventor"))
+    if not inventors:
+        applicants = bib.iterfind("*/applicants/applicant")
+        inventors = _names(a for a in applicants if "inventor" in (a.get("app-type") or ""))
+    cited: list[str] = []
+    for cite in bib.iterfind("*/*/patcit/document-id"):
+        found = cited_number(cite.findtext("country"), cite.findtext("doc-number"), cite.findtext("kind"))
+        if found and found not in cited:
+            cited.append(found)
+
+    abstract = root.find("abstract")
+    abstract_text = (
+        "\n".join(text for p in abstract.iter("p") if (text := text_of(p))) or text_of(abstract)
+        if abstract is not None
+        else ""
+    )
+    claims = [
+        build_claim(
+            claim_number(claim.get("num"), position),
+            text_of(claim),
+            (ref.get("idref") or text_of(ref) for ref in claim.iter("claim-ref")),
+        )
+        for position, claim in enumerate(root.iterfind("claims/claim"), start=1)
+    ]
+    return PatentDocument(
+        publication_number=f"{country}{number}{kind or ''}",
+        country=country,
+        kind=kind,
+        application_number=f"{country}{app_number.strip()}" if app_number else None,
+        priority_date=earliest(
+            parse_date(d.text) for d in bib.iterfind("priority-claims/priority-claim/date")
+        ),
+        filing_date=parse_date(application.findtext("date")) if application is not None else None,
+        publication_date=parse_date(publication.findtext("date")),
+        title=text_of(bib.find("invention-title")) or None,
+        abstract=abstract_text or None,
+        claims=claims,
+        description=paragraphs(root.find("description"), headings=_V4_HEADINGS, paragraphs=_V4_PARAGRAPHS),
+        cpc=cpc,
+        ipc=ipc,
+        assignees=_names(bib.iterfind("assignees/assignee")),
+        inventors=inventors,
+        cited_patents=cited,
+        language="en",
+        source=source,
+    )
