@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.callbacks import CallbackManager
@@ -72,11 +73,11 @@ class PatentEmbedding(BaseEmbedding):
         encoder.profile.prompts(query_task)  # fail early on an unknown task
         super().__init__(
             model_name=encoder.profile.name,
-            query_task=query_task,
-            document_task=encoder.document_task,
             embed_batch_size=embed_batch_size,
-            callback_manager=callback_manager,
+            callback_manager=callback_manager or CallbackManager([]),
         )
+        self.query_task = query_task
+        self.document_task = encoder.document_task
         self._encoder = encoder
 
     @classmethod

@@ -12,7 +12,8 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -20,6 +21,10 @@ from patent_rag.errors import ConfigurationError, EncodingError, ModelUnavailabl
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.loading import read_model_prompts, resolve_model_dir, weights_digest
 from patent_rag.models import ModelProfile, TaskPrompts, get_profile
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 __all__ = ["Encoder", "Precision"]
 
@@ -249,7 +254,7 @@ def _profile_for(model: str | ModelProfile) -> ModelProfile:
 
 def _profile_from_dir(path: str) -> ModelProfile:
     """A profile read from a sentence-transformers directory that is not registered."""
-    model = _load(__import__("pathlib").Path(path), "cpu", trust_remote_code=False)
+    model = _load(Path(path), "cpu", trust_remote_code=False)
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
     pooling = next((_pooling_name(m) for m in model if isinstance(m, Pooling)), "mean")
@@ -268,7 +273,7 @@ def _pooling_name(pooling: object) -> str:
     return mode if isinstance(mode, str) else "+".join(mode)
 
 
-def _load(model_dir: object, device: str, *, trust_remote_code: bool):  # type: ignore[no-untyped-def]
+def _load(model_dir: Path, device: str, *, trust_remote_code: bool) -> SentenceTransformer:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -281,10 +286,10 @@ def _load(model_dir: object, device: str, *, trust_remote_code: bool):  # type: 
         raise ModelUnavailableError(f"cannot load the model at {model_dir}: {exc}") from exc
 
 
-def _token_counter(model: object):  # type: ignore[no-untyped-def]
+def _token_counter(model: Any) -> Tokenizer:
     from tokenizers import Tokenizer
 
-    backend = model.tokenizer.backend_tokenizer  # type: ignore[attr-defined]
+    backend = model.tokenizer.backend_tokenizer
     # A private copy: the model's own tokenizer carries per-call truncation/padding state.
     counter = Tokenizer.from_str(backend.to_str())
     counter.no_truncation()

