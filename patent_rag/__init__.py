@@ -2,7 +2,8 @@
 
 Task-prompted patent embeddings (:class:`Encoder`, :class:`PatentEmbedding`), streaming parsers
 for USPTO / EPO / JSONL / CSV (:func:`parse_files`), section-aware chunking (:class:`Chunker`),
-idempotent Qdrant ingestion (:func:`ingest`, :func:`open_store`) and a prior-art retriever.
+idempotent Qdrant ingestion (:func:`ingest`, :func:`open_store`), a prior-art retriever
+(:class:`PriorArtRetriever`) and QA chains with citations (:class:`PatentQueryEngine`).
 
 Names whose modules pull in heavy frameworks (llama-index, qdrant-client) are imported on first
 use, so ``import patent_rag`` stays fast.
@@ -37,27 +38,39 @@ from patent_rag.parsers import ParseReport, parse_files
 
 if TYPE_CHECKING:
     from patent_rag.embedding import PatentEmbedding
+    from patent_rag.hits import Evidence, PatentHit
     from patent_rag.ingest import IngestSummary, ingest, ingest_documents
-    from patent_rag.stores import SearchFilter, Store, open_store
+    from patent_rag.llm import OpenAICompatibleLLM
+    from patent_rag.qa import PatentAnswer, PatentChatEngine, PatentQueryEngine
+    from patent_rag.retriever import PriorArtRetriever
+    from patent_rag.stores import DateRange, SearchFilter, Store, open_store
 
 __all__ = [
     "Chunk",
     "Chunker",
     "Claim",
     "ConfigurationError",
+    "DateRange",
     "Encoder",
     "EncodingError",
+    "Evidence",
     "Fingerprint",
     "FingerprintMismatchError",
     "IngestSummary",
     "ModelProfile",
     "ModelUnavailableError",
+    "OpenAICompatibleLLM",
     "Paragraph",
     "ParseError",
     "ParseReport",
+    "PatentAnswer",
+    "PatentChatEngine",
     "PatentDocument",
     "PatentEmbedding",
+    "PatentHit",
+    "PatentQueryEngine",
     "PatentRagError",
+    "PriorArtRetriever",
     "SearchFilter",
     "Store",
     "StoreError",
@@ -78,6 +91,14 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "PatentEmbedding": "patent_rag.embedding",
+    "Evidence": "patent_rag.hits",
+    "PatentHit": "patent_rag.hits",
+    "OpenAICompatibleLLM": "patent_rag.llm",
+    "PatentAnswer": "patent_rag.qa",
+    "PatentChatEngine": "patent_rag.qa",
+    "PatentQueryEngine": "patent_rag.qa",
+    "PriorArtRetriever": "patent_rag.retriever",
+    "DateRange": "patent_rag.stores",
     "IngestSummary": "patent_rag.ingest",
     "ingest": "patent_rag.ingest",
     "ingest_documents": "patent_rag.ingest",

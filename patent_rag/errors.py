@@ -7,7 +7,8 @@ Every error the library raises on purpose derives from :class:`PatentRagError`, 
     ├── ConfigurationError            bad choice of model, task, option (also a ValueError)
     │   ├── UnknownModelError         no profile by that name; lists the known ones
     │   ├── UnknownTaskError          the profile has no such task; lists its tasks
-    │   └── PromptMissingError        a task lacks a query or document prompt
+    │   ├── PromptMissingError        a task lacks a query or document prompt
+    │   └── PatentNotFoundError       a publication number that is not in the index
     ├── ModelUnavailableError         weights cannot be loaded offline; says what to install
     ├── EncodingError                 empty input, or a NaN / infinite / all-zero vector (also a ValueError)
     ├── ParseError                    a document could not be read; names file, document and line
@@ -19,7 +20,8 @@ Every error the library raises on purpose derives from :class:`PatentRagError`, 
     │   ├── IndexLockedError          another process holds an embedded index
     │   ├── InvalidVectorError        refused before writing (NaN, inf, zero, wrong dim)
     │   └── BackendUnavailableError   server unreachable, timeout, auth failure
-    └── FingerprintMismatchError      encoder and index disagree; names both sides
+    ├── FingerprintMismatchError      encoder and index disagree; names both sides
+    └── LLMError                      the LLM endpoint is unreachable, refuses, or answers nonsense
 
 Messages say what would work: the valid choices, the package to install, the file to fix.
 """
@@ -35,8 +37,10 @@ __all__ = [
     "IndexLockedError",
     "IndexNotFoundError",
     "InvalidVectorError",
+    "LLMError",
     "ModelUnavailableError",
     "ParseError",
+    "PatentNotFoundError",
     "PatentRagError",
     "PromptMissingError",
     "StoreError",
@@ -65,6 +69,10 @@ class UnknownTaskError(ConfigurationError):
 
 class PromptMissingError(ConfigurationError):
     """A task of an asymmetric profile lacks its query or document prompt."""
+
+
+class PatentNotFoundError(ConfigurationError):
+    """A publication number that is not in the index."""
 
 
 class ModelUnavailableError(PatentRagError):
@@ -139,3 +147,7 @@ class BackendUnavailableError(StoreError):
 
 class FingerprintMismatchError(PatentRagError):
     """The encoder's fingerprint does not match the index's."""
+
+
+class LLMError(PatentRagError):
+    """The LLM endpoint is unreachable, refused the request, or sent an unusable answer."""

@@ -1,4 +1,8 @@
-"""Typer commands that delegate to one module each (parse, ingest, search ...)."""
+"""Typer commands that delegate to one module each (parse, ingest, search, evaluate).
+
+Options shared by several commands are declared once here; the work lives in ``run_*`` functions
+that tests call directly.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,61 @@ from typing import Annotated
 
 import typer
 
-from patent_rag.cli import app, err, friendly_errors
+from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
 
 __all__: list[str] = []
 
 FORMATS = ("auto", "uspto", "epo", "jsonl", "csv")
+MODES = ("dense", "bm25", "hybrid")
+
+IndexOption = Annotated[
+    str,
+    typer.Option(
+        "--index", "-i", help="A directory (embedded Qdrant Edge), qdrant-local:PATH, or an http(s):// URL."
+    ),
+]
+IndexModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model profile; default: the one the index was built with."),
+]
+ApiKeyEnvOption = Annotated[
+    str | None, typer.Option("--api-key-env", help="Environment variable holding the Qdrant server API key.")
+]
+TopKOption = Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents to return.")]
+ModeOption = Annotated[str, typer.Option("--mode", help="dense, bm25 or hybrid (RRF fusion).")]
+BeforeOption = Annotated[
+    str | None, typer.Option("--before", help="Keep patents whose priority date is before YYYY-MM-DD.")
+]
+CpcOption = Annotated[list[str] | None, typer.Option("--cpc", help="CPC prefix to keep (repeatable).")]
+CpcExcludeOption = Annotated[
+    list[str] | None, typer.Option("--not-cpc", help="CPC prefix to exclude (repeatable).")
+]
+IpcOption = Annotated[list[str] | None, typer.Option("--ipc", help="IPC prefix to keep (repeatable).")]
+CountryOption = Annotated[
+    list[str] | None, typer.Option("--country", help="Country code to keep (repeatable).")
+]
+
+
+def _mode(mode: str) -> str:
+    if mode not in MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def _filter(
+    cpc: list[str] | None, not_cpc: list[str] | None, ipc: list[str] | None, country: list[str] | None
+):  # type: ignore[no-untyped-def]
+    from patent_rag.cli.search import build_filter
+
+    return build_filter(cpc=cpc or (), cpc_exclude=not_cpc or (), ipc=ipc or (), countries=country or ())
 
 
 @app.command()
 @friendly_errors
 def parse(
-    files: Annotated[
-        list[Path], typer.Argument(help="Input files: USPTO/EPO XML (also .gz/.zip), JSONL, CSV.")
-    ],
+    files: Annotated[list[Path], typer.Argument(help="USPTO/EPO XML (also .gz/.zip), JSONL or CSV files.")],
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "auto",
-    out: Annotated[
+    out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write JSONL records here (default: stdout).")
     ] = None,
     csv_mapping: Annotated[
@@ -33,4 +77,165 @@ def parse(
 
     if format not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    run_parse(files, format=format, out=out, csv_mapping_file=csv_mapping, console=err)
+    run_parse(files, format=format, out=out_file, csv_mapping_file=csv_mapping, console=err)
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Patent files to index (any format `parse` reads).")],
+    index: IndexOption,
+    model: IndexModelOption = None,
+    model_path: ModelPathOption = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
+    api_key_env: ApiKeyEnvOption = None,
+) -> None:
+    """Parse, chunk, embed and write patents into an index; re-running skips what is unchanged."""
+    from patent_rag.cli.ingest import run_ingest
+
+    run_ingest(
+        files,
+        index=index,
+        console=err,
+        model=model,
+        model_path=model_path,
+        batch_size=batch_size,
+        api_key_env=api_key_env,
+    )
+
+
+@app.command()
+@friendly_errors
+def info(index: IndexOption, api_key_env: ApiKeyEnvOption = None, as_json: JsonOption = False) -> None:
+    """Show an index: backend, patents, chunks and the encoder fingerprint."""
+    from patent_rag.cli.ingest import run_info
+
+    run_info(index, console=out, api_key_env=api_key_env, as_json=as_json)
+
+
+@app.command()
+@friendly_errors
+def search(
+    query: Annotated[str, typer.Argument(help="Free-text query.")],
+    index: IndexOption,
+    top_k: TopKOption = 10,
+    mode: ModeOption = "hybrid",
+    before: BeforeOption = None,
+    cpc: CpcOption = None,
+    not_cpc: CpcExcludeOption = None,
+    ipc: IpcOption = None,
+    country: CountryOption = None,
+    model: IndexModelOption = None,
+    model_path: ModelPathOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rank patents for a free-text query: one row per patent with its best evidence."""
+    from patent_rag.cli.search import run_search
+
+    run_search(
+        query,
+        index=index,
+        top_k=top_k,
+        mode=_mode(mode),
+        before=before,  # type: ignore[arg-type]
+        search_filter=_filter(cpc, not_cpc, ipc, country),
+        model=model,
+        model_path=model_path,
+        index_api_key_env=api_key_env,
+        as_json=as_json,
+        console=out,
+    )
+
+
+@app.command("prior-art")
+@friendly_errors
+def prior_art(
+    publication_number: Annotated[str, typer.Argument(help="A patent in the index, e.g. US8089324B2.")],
+    index: IndexOption,
+    top_k: TopKOption = 10,
+    mode: ModeOption = "hybrid",
+    cutoff: Annotated[
+        str,
+        typer.Option(
+            "--cutoff", help="Date compared with the query's priority: priority|filing|publication|none."
+        ),
+    ] = "priority",
+    before: BeforeOption = None,
+    cpc: CpcOption = None,
+    not_cpc: CpcExcludeOption = None,
+    ipc: IpcOption = None,
+    country: CountryOption = None,
+    model: IndexModelOption = None,
+    model_path: ModelPathOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Prior art for an indexed patent: itself and its family excluded, cut off at its priority date."""
+    from patent_rag.cli.search import run_prior_art
+
+    run_prior_art(
+        publication_number,
+        index=index,
+        top_k=top_k,
+        mode=_mode(mode),
+        cutoff=cutoff,  # type: ignore[arg-type]
+        before=before,
+        search_filter=_filter(cpc, not_cpc, ipc, country),
+        model=model,
+        model_path=model_path,
+        index_api_key_env=api_key_env,
+        as_json=as_json,
+        console=out,
+    )
+
+
+@app.command()
+@friendly_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the indexed patents.")],
+    index: IndexOption,
+    llm_url: Annotated[
+        str, typer.Option("--llm-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1")
+    ],
+    llm_model: Annotated[str, typer.Option("--llm-model", help="Model name the endpoint serves.")],
+    llm_api_key_env: Annotated[
+        str | None, typer.Option("--llm-api-key-env", help="Environment variable holding the LLM API key.")
+    ] = None,
+    top_k: TopKOption = 5,
+    mode: ModeOption = "hybrid",
+    before: BeforeOption = None,
+    cpc: CpcOption = None,
+    model: IndexModelOption = None,
+    model_path: ModelPathOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from retrieved patents, citing publication numbers like [US8613112B2]."""
+    from patent_rag.cli.search import run_ask
+
+    run_ask(
+        question,
+        index=index,
+        llm_url=llm_url,
+        llm_model=llm_model,
+        llm_api_key_env=llm_api_key_env,
+        top_k=top_k,
+        mode=_mode(mode),
+        before=before,
+        search_filter=_filter(cpc, None, None, None),  # type: ignore[arg-type]
+        model=model,
+        model_path=model_path,
+        index_api_key_env=api_key_env,
+        as_json=as_json,
+        console=out,
+    )
+
+
+@app.command()
+@friendly_errors
+def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption = False) -> None:
+    """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
+    from patent_rag.cli.search import run_demo
+
+    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=out)  # type: ignore[arg-type]

@@ -1,0 +1,354 @@
+"""``patent-rag search``, ``prior-art``, ``ask`` and ``demo``: the work behind the commands.
+
+The typer commands live in :mod:`patent_rag.cli.commands`; these functions do the work so they can
+be called (and tested) without a command line. Tables go to the console they are given; ``as_json``
+prints one JSON object on stdout instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from patent_rag.cli import print_json
+from patent_rag.errors import ConfigurationError
+from patent_rag.hits import PatentHit
+from patent_rag.query import CutoffField, merge_filters
+from patent_rag.retriever import PriorArtRetriever
+from patent_rag.stores import open_store
+from patent_rag.stores.base import SearchMode, Store
+from patent_rag.stores.filters import DateRange, SearchFilter
+
+__all__ = [
+    "DEMO_MODEL",
+    "DEMO_PATENT",
+    "build_filter",
+    "hits_table",
+    "parse_date",
+    "run_ask",
+    "run_demo",
+    "run_prior_art",
+    "run_search",
+]
+
+DEMO_MODEL = "all-minilm-l6-v2"
+# A 2012 grant (filed 2008-12-31) on a varactor-free oscillator; the sample holds an earlier CMOS VCO
+# (US7863991B1, filed 2008-10-06) that a prior-art search should rank first.
+DEMO_PATENT = "US8089324B2"
+_CUTOFFS = ("priority", "filing", "publication", "none")
+
+
+def parse_date(value: date | datetime | str | None) -> date | None:
+    """``2010-01-31`` (or a date/datetime) as a date; None stays None."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigurationError(f"dates are written YYYY-MM-DD, e.g. 2010-01-31; got {value!r}") from None
+
+
+def build_filter(
+    *,
+    cpc: Sequence[str] = (),
+    cpc_exclude: Sequence[str] = (),
+    ipc: Sequence[str] = (),
+    ipc_exclude: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    assignees: Sequence[str] = (),
+    since: date | str | None = None,
+    until: date | str | None = None,
+) -> SearchFilter:
+    """A typed filter from command-line values (``until`` is exclusive, on the earliest priority date)."""
+    start, end = parse_date(since), parse_date(until)
+    dates = (DateRange(field="earliest", since=start, before=end),) if start or end else ()
+    return SearchFilter(
+        cpc=tuple(cpc),
+        cpc_exclude=tuple(cpc_exclude),
+        ipc=tuple(ipc),
+        ipc_exclude=tuple(ipc_exclude),
+        countries=tuple(countries),
+        kinds=tuple(kinds),
+        assignees=tuple(assignees),
+        dates=dates,
+    )
+
+
+def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:
+    """Rank, publication number, title, date, score and the best evidence snippet."""
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("publication", no_wrap=True, style="bold")
+    table.add_column("title", max_width=36, overflow="fold")
+    table.add_column("date", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("best evidence", max_width=70, overflow="fold")
+    for hit in hits:
+        day = hit.earliest_date.isoformat() if hit.earliest_date else "-"
+        table.add_row(
+            str(hit.rank),
+            hit.publication_number,
+            hit.title,
+            day,
+            f"{hit.score:.4f}",
+            f"[dim]{hit.best.label}:[/] {hit.best.snippet(160)}" if hit.evidence else "",
+        )
+    return table
+
+
+@contextlib.contextmanager
+def _retriever(
+    index: str,
+    *,
+    mode: SearchMode,
+    top_k: int,
+    cutoff: str = "priority",
+    include_undated: bool = False,
+    search_filter: SearchFilter | None = None,
+    model: str | None = None,
+    model_path: Path | None = None,
+    index_api_key_env: str | None = None,
+) -> Iterator[PriorArtRetriever]:
+    from patent_rag.resolve import encoder_for_index
+
+    if cutoff not in _CUTOFFS:
+        raise ConfigurationError(f"--cutoff must be one of {', '.join(_CUTOFFS)}, got {cutoff!r}")
+    store: Store = open_store(index, api_key_env=index_api_key_env)
+    try:
+        store.open()
+        encoder = (
+            encoder_for_index(store.metadata.fingerprint, model=model, model_path=model_path)
+            if mode != "bm25"
+            else None
+        )
+        chosen: CutoffField | None = None if cutoff == "none" else cutoff  # type: ignore[assignment]
+        yield PriorArtRetriever(
+            index=store,
+            embedding=encoder,
+            top_k=top_k,
+            mode=mode,
+            cutoff=chosen,
+            include_undated=include_undated,
+            filters=search_filter,
+        )
+    finally:
+        store.close()
+
+
+def _payload(hits: Sequence[PatentHit], **header: Any) -> dict[str, Any]:
+    return {**header, "hits": [hit.model_dump(mode="json") for hit in hits]}
+
+
+def run_search(
+    query: str,
+    *,
+    index: str,
+    top_k: int = 10,
+    mode: SearchMode = "hybrid",
+    before: date | str | None = None,
+    search_filter: SearchFilter | None = None,
+    model: str | None = None,
+    model_path: Path | None = None,
+    index_api_key_env: str | None = None,
+    as_json: bool = False,
+    console: Console,
+) -> list[PatentHit]:
+    """Search an index with free text; print a ranked table (or JSON).
+
+    ``before`` keeps documents whose earliest priority date is strictly before it.
+
+    Example:
+        >>> run_search("low power CMOS VCO", index="my-index", console=Console())  # doctest: +SKIP
+    """
+    cutoff = parse_date(before)
+    with _retriever(
+        index,
+        mode=mode,
+        top_k=top_k,
+        search_filter=search_filter,
+        model=model,
+        model_path=model_path,
+        index_api_key_env=index_api_key_env,
+    ) as retriever:
+        hits = retriever.search(query, before=cutoff)
+    if as_json:
+        print_json(_payload(hits, query=query, index=index, mode=mode, before=cutoff))
+    else:
+        title = f"{len(hits)} patents for {query!r}" + (f", dated before {cutoff}" if cutoff else "")
+        console.print(hits_table(hits, title=title))
+    return hits
+
+
+def run_prior_art(
+    publication_number: str,
+    *,
+    index: str,
+    top_k: int = 10,
+    mode: SearchMode = "hybrid",
+    cutoff: str = "priority",
+    before: date | str | None = None,
+    include_undated: bool = False,
+    search_filter: SearchFilter | None = None,
+    model: str | None = None,
+    model_path: Path | None = None,
+    index_api_key_env: str | None = None,
+    as_json: bool = False,
+    console: Console,
+) -> list[PatentHit]:
+    """Prior art for a patent in the index: its claims and abstract as queries, itself and its family
+    excluded, candidates dated (``cutoff``: priority | filing | publication | none) strictly before its
+    earliest priority date (or ``before``).
+
+    Example:
+        >>> run_prior_art("US8089324B2", index="my-index", console=Console())  # doctest: +SKIP
+    """
+    with _retriever(
+        index,
+        mode=mode,
+        top_k=top_k,
+        cutoff=cutoff,
+        include_undated=include_undated,
+        search_filter=search_filter,
+        model=model,
+        model_path=model_path,
+        index_api_key_env=index_api_key_env,
+    ) as retriever:
+        target = retriever.patent_query(publication_number)
+        day = parse_date(before) or target.earliest_date
+        hits = retriever.prior_art(target.publication_number, before=day)
+    _print_prior_art(
+        hits, target.publication_number, target.title, day, cutoff, mode, index, as_json, console
+    )
+    return hits
+
+
+def _print_prior_art(
+    hits: Sequence[PatentHit],
+    number: str,
+    title: str,
+    day: date | None,
+    cutoff: str,
+    mode: str,
+    index: str,
+    as_json: bool,
+    console: Console,
+) -> None:
+    applied = None if cutoff == "none" or day is None else day
+    if as_json:
+        print_json(
+            _payload(hits, patent=number, title=title, index=index, mode=mode, cutoff=cutoff, before=applied)
+        )
+        return
+    rule = f"{cutoff} date before {applied}" if applied else "no date cutoff"
+    console.print(f"[bold]Prior art for {number}[/] {title}")
+    console.print(f"[dim]{rule}; the patent itself and its family excluded; mode {mode}[/]")
+    console.print(hits_table(hits))
+
+
+def run_ask(
+    question: str,
+    *,
+    index: str,
+    llm_url: str,
+    llm_model: str,
+    llm_api_key_env: str | None = None,
+    top_k: int = 5,
+    mode: SearchMode = "hybrid",
+    before: date | str | None = None,
+    search_filter: SearchFilter | None = None,
+    model: str | None = None,
+    model_path: Path | None = None,
+    index_api_key_env: str | None = None,
+    as_json: bool = False,
+    console: Console,
+) -> Any:
+    """Answer a question from the index's patents with an OpenAI-compatible LLM, citing them.
+
+    Returns the :class:`~patent_rag.qa.PatentAnswer`; citations that do not resolve to a retrieved
+    patent are removed from the answer and listed.
+
+    Example:
+        >>> run_ask("Which patents describe a CMOS VCO?", index="my-index", llm_url="http://localhost:11434/v1",
+        ...         llm_model="llama3.1", console=Console())  # doctest: +SKIP
+    """
+    from patent_rag.llm import OpenAICompatibleLLM
+    from patent_rag.qa import PatentQueryEngine
+
+    llm = OpenAICompatibleLLM(base_url=llm_url, model=llm_model, api_key_env=llm_api_key_env)
+    try:
+        with _retriever(
+            index,
+            mode=mode,
+            top_k=top_k,
+            search_filter=search_filter,
+            model=model,
+            model_path=model_path,
+            index_api_key_env=index_api_key_env,
+        ) as retriever:
+            if before is not None:
+                cutoff = SearchFilter(dates=(DateRange(field="earliest", before=parse_date(before)),))
+                retriever.filters = merge_filters(retriever.filters, cutoff)
+            answer = PatentQueryEngine(retriever=retriever, llm=llm).ask(question)
+    finally:
+        llm.close()
+    if as_json:
+        print_json(answer.model_dump(mode="json"))
+        return answer
+    console.print(answer.answer, markup=False, highlight=False)
+    if answer.unresolved_citations:
+        removed = ", ".join(answer.unresolved_citations)
+        console.print(f"[yellow]removed citations that match no retrieved patent: {removed}[/]")
+    console.print(hits_table(answer.cited_hits or answer.hits, title="Sources"))
+    return answer
+
+
+def run_demo(
+    *, top_k: int = 5, mode: SearchMode = "hybrid", as_json: bool = False, console: Console
+) -> list[PatentHit]:
+    """Offline demo: index the packaged USPTO sample with MiniLM in a temporary Edge index and show
+    the prior art of :data:`DEMO_PATENT`.
+
+    The demo indexes titles, abstracts and independent claims (not descriptions) so it runs in
+    seconds on a laptop CPU; ``patent-rag ingest`` indexes everything.
+    """
+    from patent_rag.encoder import Encoder
+    from patent_rag.ingest import ingest_documents
+    from patent_rag.sample import sample_documents, sample_files
+
+    files = sample_files()
+    with console.status("loading the MiniLM model"):
+        encoder = Encoder(DEMO_MODEL)
+    documents = sample_documents()
+    with tempfile.TemporaryDirectory(prefix="patent-rag-demo-") as folder:
+        store = open_store(str(Path(folder) / "index"))
+        try:
+            with console.status(f"indexing {len(documents)} USPTO grants (abstracts and independent claims)"):
+                summary = ingest_documents(documents, store=store, encoder=encoder)
+            console.print(
+                f"[dim]indexed {summary.documents} patents as {summary.chunks_written} chunks in "
+                f"{summary.seconds:.1f} s ({', '.join(f.name for f in files)}; USPTO, public domain)[/]"
+            )
+            retriever = PriorArtRetriever(index=store, embedding=encoder, top_k=top_k, mode=mode)
+            target = retriever.patent_query(DEMO_PATENT)
+            hits = retriever.prior_art(DEMO_PATENT)
+        finally:
+            store.close()
+    _print_prior_art(
+        hits, DEMO_PATENT, target.title, target.earliest_date, "priority", mode, "demo", as_json, console
+    )
+    if not as_json:
+        console.print(
+            "[dim]Your own data: patent-rag ingest FILES --index DIR --model patembed-base, then "
+            "patent-rag prior-art PUBNO --index DIR[/]"
+        )
+    return hits

@@ -1,0 +1,179 @@
+"""Patent-level search results: what the retriever returns to people and to LlamaIndex.
+
+A :class:`PatentHit` is one patent (or one family) with the chunks that matched it as
+:class:`Evidence`, best first; the best chunk decides the patent's rank. ``to_node()`` turns it into
+the ``NodeWithScore`` LlamaIndex consumes: the best chunk's text, and the patent's bibliographic
+fields as metadata.
+
+Example:
+    >>> hit = PatentHit(rank=1, publication_number="US8613112B2", score=0.83,
+    ...                 evidence=[Evidence(chunk_id="a", section="claim", claim_number=1, text="A hinge ...",
+    ...                                    score=0.83)])
+    >>> hit.best.claim_number, hit.to_node().node.metadata["publication_number"]
+    (1, 'US8613112B2')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from llama_index.core.schema import NodeRelationship, NodeWithScore, RelatedNodeInfo, TextNode
+from pydantic import BaseModel, ConfigDict, Field
+
+from patent_rag.stores.base import SearchHit
+
+__all__ = ["Evidence", "PatentHit", "evidence_from_hit", "hit_from_hits", "payload_date"]
+
+_SNIPPET = 240
+# Metadata kept out of embeddings and LLM prompts (the prompt builder renders evidence itself).
+_HIDDEN_KEYS = [
+    "evidence",
+    "chunk_id",
+    "score",
+    "rank",
+    "family_id",
+    "ipc",
+    "priority_date",
+    "filing_date",
+    "publication_date",
+]
+
+
+def payload_date(value: object) -> date | None:
+    """A payload date (``"2012-01-03T00:00:00Z"`` or ``"2012-01-03"``) as a ``date``; None if absent."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+class Evidence(BaseModel):
+    """One matching chunk of a patent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    section: str
+    claim_number: int | None = None
+    text: str
+    score: float
+
+    @property
+    def label(self) -> str:
+        """``"claim 3"``, ``"abstract"``, ``"description"``..."""
+        return f"claim {self.claim_number}" if self.claim_number is not None else self.section
+
+    def snippet(self, width: int = _SNIPPET) -> str:
+        """The chunk text on one line, cut at a word boundary to at most ``width`` characters."""
+        text = " ".join(self.text.split())
+        if len(text) <= width:
+            return text
+        cut = text[: width - 1].rsplit(" ", 1)[0]
+        return cut + "…"
+
+
+class PatentHit(BaseModel):
+    """One ranked patent (or family) and the chunks that matched it, best first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int
+    publication_number: str
+    family_id: str | None = None
+    title: str = ""
+    country: str = ""
+    kind: str | None = None
+    priority_date: date | None = None
+    filing_date: date | None = None
+    publication_date: date | None = None
+    cpc: list[str] = Field(default_factory=list)
+    ipc: list[str] = Field(default_factory=list)
+    assignees: list[str] = Field(default_factory=list)
+    score: float
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @property
+    def best(self) -> Evidence:
+        """The chunk that decided the rank."""
+        return self.evidence[0]
+
+    @property
+    def earliest_date(self) -> date | None:
+        """Priority date, else filing date: the date that makes a document prior art."""
+        return self.priority_date or self.filing_date
+
+    def to_node(self) -> NodeWithScore:
+        """The hit as LlamaIndex's ``NodeWithScore``: best chunk text, bibliographic metadata."""
+        best = self.best
+        metadata: dict[str, Any] = {
+            "publication_number": self.publication_number,
+            "title": self.title,
+            "priority_date": _iso(self.priority_date),
+            "earliest_date": _iso(self.earliest_date),
+            "filing_date": _iso(self.filing_date),
+            "publication_date": _iso(self.publication_date),
+            "cpc": list(self.cpc[:8]),
+            "ipc": list(self.ipc[:8]),
+            "family_id": self.family_id,
+            "section": best.section,
+            "claim_number": best.claim_number,
+            "chunk_id": best.chunk_id,
+            "score": self.score,
+            "rank": self.rank,
+            "evidence": [item.model_dump() for item in self.evidence],
+        }
+        node = TextNode(
+            id_=best.chunk_id,
+            text=best.text,
+            metadata=metadata,
+            excluded_embed_metadata_keys=list(metadata),
+            excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=self.publication_number)},
+        )
+        return NodeWithScore(node=node, score=self.score)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def evidence_from_hit(hit: SearchHit) -> Evidence:
+    payload = hit.payload
+    claim = payload.get("claim_number")
+    return Evidence(
+        chunk_id=hit.id,
+        section=str(payload.get("section", "")),
+        claim_number=int(claim) if claim is not None else None,
+        text=str(payload.get("text", "")),
+        score=hit.score,
+    )
+
+
+def hit_from_hits(hits: Iterable[SearchHit], *, rank: int, score: float, limit: int) -> PatentHit:
+    """A :class:`PatentHit` from one patent's chunk hits (any order; deduplicated, best first)."""
+    best: dict[str, SearchHit] = {}
+    for hit in hits:
+        if hit.id not in best or hit.score > best[hit.id].score:
+            best[hit.id] = hit
+    ordered = sorted(best.values(), key=lambda hit: -hit.score)[: max(limit, 1)]
+    payload: Mapping[str, Any] = ordered[0].payload
+    return PatentHit(
+        rank=rank,
+        publication_number=str(payload.get("publication_number", "")),
+        family_id=payload.get("family_id"),
+        title=str(payload.get("title") or ""),
+        country=str(payload.get("country") or ""),
+        kind=payload.get("kind"),
+        priority_date=payload_date(payload.get("priority_date")),
+        filing_date=payload_date(payload.get("filing_date")),
+        publication_date=payload_date(payload.get("publication_date")),
+        cpc=list(payload.get("cpc") or []),
+        ipc=list(payload.get("ipc") or []),
+        assignees=list(payload.get("assignees") or []),
+        score=score,
+        evidence=[evidence_from_hit(hit) for hit in ordered],
+    )
