@@ -66,7 +66,9 @@ class Fingerprint:
         diff = self.differences(index)
         if not diff:
             return
-        lines = "; ".join(f"{name}: encoder={mine!r} vs index={theirs!r}" for name, (mine, theirs) in diff.items())
+        lines = "; ".join(
+            f"{name}: encoder={mine!r} vs index={theirs!r}" for name, (mine, theirs) in diff.items()
+        )
         raise FingerprintMismatchError(
             f"encoder does not match {index_name} ({lines}). Use the model and document prompt the "
             f"index was built with ({index.model_id!r}), or re-ingest into a new index."

@@ -239,3 +239,49 @@ def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption
     from patent_rag.cli.search import run_demo
 
     run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=out)  # type: ignore[arg-type]
+
+
+@app.command("eval")
+@friendly_errors
+def evaluate(
+    index: IndexOption,
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR TSV: query-id, corpus-id, score.")],
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            "--queries", help="Free-text queries (TSV id<TAB>text or JSONL); default: qrels ids as patents."
+        ),
+    ] = None,
+    mode: ModeOption = "hybrid",
+    cutoff: Annotated[
+        str,
+        typer.Option(
+            "--cutoff", help="Prior-art cutoff for patent queries: priority|filing|publication|none."
+        ),
+    ] = "priority",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents retrieved per query.")] = 100,
+    per_query: Annotated[
+        Path | None, typer.Option("--per-query", help="Save per-query measures here (JSON) for comparisons.")
+    ] = None,
+    model: IndexModelOption = None,
+    model_path: ModelPathOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score retrieval against qrels: nDCG@10, recall@100, MAP, MRR over patents."""
+    from patent_rag.cli.evaluate import run_eval
+
+    run_eval(
+        index=index,
+        qrels=qrels,
+        queries=queries,
+        mode=_mode(mode),
+        cutoff=cutoff,
+        top_k=top_k,  # type: ignore[arg-type]
+        per_query=per_query,
+        model=model,
+        model_path=model_path,
+        index_api_key_env=api_key_env,
+        as_json=as_json,
+        console=out,
+    )

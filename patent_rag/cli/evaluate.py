@@ -1,0 +1,111 @@
+"""``patent-rag eval``: score an index's retrieval against qrels (the work behind the command).
+
+The typer command lives in :mod:`patent_rag.cli.commands`; :func:`run_eval` does the work so it
+can be called and tested without a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from patent_rag.cli import print_json
+from patent_rag.errors import ConfigurationError
+from patent_rag.evaluation import DEFAULT_MEASURES, EvaluationResult, evaluate, load_qrels, load_queries
+from patent_rag.query import CutoffField
+from patent_rag.retriever import PriorArtRetriever
+from patent_rag.stores import open_store
+from patent_rag.stores.base import SearchMode
+
+__all__ = ["result_table", "run_eval"]
+
+_CUTOFFS = ("priority", "filing", "publication", "none")
+_MODES = ("dense", "bm25", "hybrid")
+
+
+def result_table(result: EvaluationResult, *, title: str | None = None) -> Table:
+    """One row per measure, then the number of queries scored and skipped."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    table.add_row("queries", str(result.queries))
+    if result.skipped:
+        table.add_row("skipped", str(len(result.skipped)))
+    return table
+
+
+def run_eval(
+    *,
+    index: str,
+    qrels: Path,
+    queries: Path | None = None,
+    mode: SearchMode = "hybrid",
+    cutoff: str = "priority",
+    top_k: int = 100,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    ignore_kind: bool = False,
+    per_query: Path | None = None,
+    model: str | None = None,
+    model_path: Path | None = None,
+    index_api_key_env: str | None = None,
+    as_json: bool = False,
+    console: Console,
+) -> EvaluationResult:
+    """Evaluate retrieval from ``index`` against ``qrels``; print a table (or one JSON object).
+
+    Without ``queries`` the qrels' query ids are publication numbers in the index, each searched as
+    a prior-art query by patent (itself excluded; ``cutoff``: priority | filing | publication | none).
+    With ``queries`` (TSV ``id<TAB>text`` or BEIR JSONL) each is a free-text search. The JSON object
+    holds every measure (``"ndcg@10"``, ``"recall@100"``, ``"map"``, ``"mrr"`` by default),
+    ``"queries"`` (the number scored), ``"skipped"`` (id -> reason) and ``"settings"``.
+    ``per_query`` saves each query's metrics and ranking (``.json``) or metrics (``.tsv``).
+
+    Example:
+        >>> run_eval(index="idx", qrels=Path("qrels.tsv"), as_json=True, console=Console())  # doctest: +SKIP
+    """
+    from patent_rag.resolve import encoder_for_index
+
+    if cutoff not in _CUTOFFS:
+        raise ConfigurationError(f"--cutoff must be one of {', '.join(_CUTOFFS)}, got {cutoff!r}")
+    if mode not in _MODES:
+        raise ConfigurationError(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    if top_k < 1:
+        raise ConfigurationError(f"--top-k must be at least 1, got {top_k}")
+    judged = load_qrels(qrels, ignore_kind=ignore_kind)
+    texts = load_queries(queries) if queries is not None else None
+    chosen: CutoffField | None = None if cutoff == "none" else cutoff  # type: ignore[assignment]
+    store = open_store(index, api_key_env=index_api_key_env)
+    try:
+        store.open()
+        encoder = (
+            encoder_for_index(store.metadata.fingerprint, model=model, model_path=model_path)
+            if mode != "bm25"
+            else None
+        )
+        retriever = PriorArtRetriever(index=store, embedding=encoder, top_k=top_k, mode=mode, cutoff=chosen)
+        # No spinner with --json: stdout carries exactly one JSON object.
+        status = contextlib.nullcontext() if as_json else console.status(f"evaluating {len(judged)} queries")
+        with status:
+            result = evaluate(
+                retriever, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
+            )
+    finally:
+        store.close()
+    settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff}
+    result = EvaluationResult(result.metrics, result.per_query, result.skipped, settings)
+    if per_query is not None:
+        result.save(per_query)
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        what = f"free-text queries from {queries}" if queries else f"patents as queries, {cutoff} cutoff"
+        console.print(result_table(result, title=f"{index}: {mode}, {what}"))
+        for query, reason in list(result.skipped.items())[:5]:
+            console.print(f"[yellow]skipped {query}:[/] {reason}", highlight=False)
+    return result

@@ -1,0 +1,184 @@
+"""``patent-rag ingest`` and ``patent-rag info``: the work behind the two commands.
+
+The typer commands live in :mod:`patent_rag.cli`; these functions do the work so they can be
+called (and tested) without a command line. Progress and tables go to the ``console`` (stderr);
+``info --json`` writes JSON to ``out`` (stdout). The progress bar shows only on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from patent_rag.encoder import Encoder, Precision
+from patent_rag.ingest import IngestProgress, IngestSummary, ingest
+from patent_rag.stores import IndexInfo, open_store
+
+__all__ = ["RichProgress", "print_info", "run_info", "run_ingest"]
+
+DEFAULT_MODEL = "all-minilm-l6-v2"
+
+
+class _Rate(ProgressColumn):
+    """``N things/s`` from a task field, over the task's elapsed time."""
+
+    def __init__(self, field: str, unit: str) -> None:
+        super().__init__()
+        self.field, self.unit = field, unit
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.fields.get(self.field, 0) / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:,.1f} {self.unit}/s", style="cyan")
+
+
+class RichProgress:
+    """An :class:`~patent_rag.ingest.IngestProgress` drawn with rich: bytes read, documents/s,
+    chunks/s and the time remaining. Safe to call from the pipeline's threads."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[documents]:,} docs"),
+            _Rate("documents", "docs"),
+            _Rate("chunks", "chunks"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("ingesting", total=None, documents=0, chunks=0)
+
+    def start(self, *, total_bytes: int) -> None:
+        self._progress.update(self._task, total=total_bytes or None)
+        self._progress.start()
+
+    def advance(self, *, documents: int, chunks: int, unchanged: int, bytes_done: int) -> None:
+        fields = self._progress.tasks[self._task].fields
+        self._progress.update(
+            self._task,
+            completed=bytes_done,
+            documents=fields["documents"] + documents,
+            chunks=fields["chunks"] + chunks,
+        )
+
+    def stage(self, message: str) -> None:
+        self._progress.update(self._task, description=message)
+
+    def finish(self, summary: IngestSummary) -> None:
+        self._progress.stop()
+
+
+def run_ingest(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    index: str,
+    console: Console,
+    model: str | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    batch_size: int = 32,
+    api_key_env: str | None = None,
+    device: str = "auto",
+    precision: Precision = "auto",
+    progress: IngestProgress | None = None,
+    encoder: Encoder | None = None,
+) -> IngestSummary:
+    """Ingest ``files`` into the index at ``index`` and print a summary.
+
+    ``model`` defaults to the model the index was built with, or ``all-minilm-l6-v2`` for a new
+    index (an ``encoder`` already loaded is used as is). The progress bar is drawn when ``console``
+    is a terminal (pass ``progress`` to override).
+
+    Example:
+        >>> run_ingest(["grants.xml"], index="my-index", console=Console(stderr=True))  # doctest: +SKIP
+    """
+    store = open_store(index, api_key_env=api_key_env)
+    try:
+        if encoder is None:
+            if model is None:
+                model = store.open().fingerprint.model_id if store.exists() else DEFAULT_MODEL
+            encoder = Encoder(
+                model, model_path=model_path, device=device, precision=precision, batch_size=batch_size
+            )
+        if progress is None and console.is_terminal:
+            progress = RichProgress(console)
+        summary = ingest(files, store=store, encoder=encoder, progress=progress)
+    finally:
+        store.close()
+    _print_summary(summary, console)
+    return summary
+
+
+def _print_summary(summary: IngestSummary, console: Console) -> None:
+    rate = summary.chunks_written / summary.seconds if summary.seconds else 0.0
+    console.print(
+        Text.assemble(
+            ("ingested: ", "bold"),
+            (f"{summary.documents} documents", "green"),
+            f" ({summary.documents_written} new or changed, {summary.documents_unchanged} unchanged), ",
+            (f"{summary.chunks_written} chunks written", "green"),
+            f", {summary.stale_deleted} stale deleted, ",
+            (f"{summary.rejected} rejected", "red" if summary.rejected else ""),
+            f", {summary.skipped} skipped in {summary.seconds:.1f} s ({rate:.1f} chunks/s)",
+        )
+    )
+    for issue in summary.issues[:5]:
+        console.print(Text(f"  {issue}", style="yellow"))
+    if len(summary.issues) > 5:
+        console.print(Text(f"  … and {len(summary.issues) - 5} more", style="yellow"))
+    if summary.index is not None:
+        print_info(summary.index, console)
+
+
+def run_info(
+    index: str,
+    *,
+    console: Console,
+    out: Console | None = None,
+    api_key_env: str | None = None,
+    as_json: bool = False,
+) -> IndexInfo:
+    """Describe the index at ``index``: patents, chunks, encoder fingerprint and backend.
+
+    Example:
+        >>> run_info("my-index", console=Console(stderr=True))  # doctest: +SKIP
+    """
+    store = open_store(index, api_key_env=api_key_env)
+    try:
+        info = store.open()
+    finally:
+        store.close()
+    if as_json:
+        (out or Console()).print_json(json.dumps(info.as_dict()))
+    else:
+        print_info(info, console)
+    return info
+
+
+def print_info(info: IndexInfo, console: Console) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows: list[tuple[str, Any]] = [
+        ("index", info.location),
+        ("backend", info.backend),
+        ("patents", f"{info.patents:,}"),
+        ("chunks", f"{info.chunks:,}"),
+        ("model", info.fingerprint.model_id),
+        ("dim", info.fingerprint.dim),
+        ("pooling", info.fingerprint.pooling),
+        ("document prompt", repr(info.fingerprint.document_prompt)),
+        ("max length", info.fingerprint.max_seq_length),
+        ("weights", info.fingerprint.revision[:16]),
+    ]
+    for name, value in rows:
+        table.add_row(name, Text(str(value)))
+    console.print(table)

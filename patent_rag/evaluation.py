@@ -1,0 +1,355 @@
+"""Patent-level evaluation: run a retriever over queries and score it against qrels.
+
+Qrels use the BEIR TSV layout (``query-id  corpus-id  score``, header line optional, extra
+columns ignored; TREC's ``qid 0 docid rel`` is read too). Queries are free text (a TSV of
+``id<TAB>text`` or a JSONL of ``{"_id": ..., "text": ...}`` as BEIR writes them) or, when no
+queries are given, the qrels' query ids themselves: publication numbers of patents in the index,
+each searched as a prior-art query by patent (itself and its family excluded, the retriever's
+prior-art cutoff applied).
+
+Metrics come from ir-measures (trec_eval's definitions through pytrec_eval): ``ndcg@k``,
+``recall@k``, ``map`` (or ``map@k``), ``mrr`` (or ``mrr@k``), ``precision@k``. Corpus ids are
+compared as normalized publication numbers (``EP0547107B1`` and ``EP547107B1`` are the same
+patent); ``ignore_kind=True`` also drops kind codes, for qrels written without them. The ranking is
+scored in the order the retriever returned it (trec_eval would reorder tied scores by id). A judged
+query with no relevant document is skipped; a query the retriever returned nothing for scores 0.
+
+Example:
+    >>> qrels = {"q1": {"US1": 1, "US3": 1}}
+    >>> result = score_run({"q1": ["US1", "US2", "US3"]}, qrels, measures=["ndcg@10", "mrr"])
+    >>> round(result.metrics["ndcg@10"], 4), result.metrics["mrr"], result.queries
+    (0.9197, 1.0, 1)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ir_measures
+
+from patent_rag.documents import normalize_publication_number
+from patent_rag.errors import ConfigurationError, ParseError
+
+if TYPE_CHECKING:
+    from patent_rag.retriever import PriorArtRetriever
+
+__all__ = [
+    "DEFAULT_MEASURES",
+    "EvaluationResult",
+    "QueryResult",
+    "evaluate",
+    "load_qrels",
+    "load_queries",
+    "score_run",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MEASURES = ("ndcg@10", "recall@100", "map", "mrr")
+# Our names -> ir-measures names; "@k" optional except for recall and precision.
+_MEASURES = {"ndcg": "nDCG", "recall": "R", "map": "AP", "mrr": "RR", "precision": "P"}
+_ALIASES = {"r": "recall", "ap": "map", "rr": "mrr", "p": "precision"}
+_MEASURE = re.compile(r"^([a-z]+)(?:@(\d+))?$")
+_KIND = re.compile(r"(?<=\d)[A-Z]\d?$")
+
+Ranking = Sequence[str] | Sequence[tuple[str, float]]
+"""Publication numbers best first, or ``(publication number, score)`` pairs best first."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One query's scores and ranking (publication numbers best first, with the retriever's scores)."""
+
+    query_id: str
+    metrics: Mapping[str, float]
+    ranking: tuple[str, ...]
+    scores: tuple[float, ...]
+    relevant: int
+    found: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            **dict(self.metrics),
+            "relevant": self.relevant,
+            "found": self.found,
+            "ranking": list(self.ranking),
+            "scores": list(self.scores),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Mean metrics over the scored queries, each query's result, the queries skipped and why."""
+
+    metrics: Mapping[str, float]
+    per_query: tuple[QueryResult, ...]
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def queries(self) -> int:
+        """Number of queries scored."""
+        return len(self.per_query)
+
+    def query(self, query_id: str) -> QueryResult:
+        for result in self.per_query:
+            if result.query_id == query_id:
+                return result
+        raise KeyError(query_id)
+
+    def as_dict(self, *, per_query: bool = False) -> dict[str, Any]:
+        """``{"ndcg@10": ..., "recall@100": ..., "map": ..., "queries": n, "skipped": {...}, ...}``."""
+        data: dict[str, Any] = {**dict(self.metrics), "queries": self.queries, "skipped": dict(self.skipped)}
+        data["settings"] = dict(self.settings)
+        if per_query:
+            data["per_query"] = [result.as_dict() for result in self.per_query]
+        return data
+
+    def save(self, path: str | Path) -> Path:
+        """Write per-query results: ``.json`` (everything, rankings included) or ``.tsv`` (metrics).
+
+        The TSV has one row per query (``query-id``, each metric, ``relevant``, ``found``) and a
+        last row ``all`` with the means, ready for ``pandas.read_csv(..., sep="\\t")`` comparisons.
+        """
+        target = Path(path)
+        if target.suffix.lower() == ".json":
+            target.write_text(json.dumps(self.as_dict(per_query=True), indent=2, default=str) + "\n")
+            return target
+        if target.suffix.lower() not in (".tsv", ".txt"):
+            raise ConfigurationError(f"per-query results are saved as .json or .tsv, got {target.name!r}")
+        names = list(self.metrics)
+        with target.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
+            writer.writerow(["query-id", *names, "relevant", "found"])
+            for result in self.per_query:
+                row = [f"{result.metrics[name]:.6f}" for name in names]
+                writer.writerow([result.query_id, *row, result.relevant, result.found])
+            writer.writerow(["all", *(f"{self.metrics[name]:.6f}" for name in names), "", ""])
+        return target
+
+
+def _doc_id(value: str, ignore_kind: bool) -> str:
+    number = normalize_publication_number(value)
+    return _KIND.sub("", number) if ignore_kind else number
+
+
+def _measure(name: str) -> tuple[str, Any]:
+    match = _MEASURE.match(name.strip().lower())
+    base = _ALIASES.get(match.group(1), match.group(1)) if match else None
+    if not match or base not in _MEASURES or (base in ("precision", "recall") and not match.group(2)):
+        raise ConfigurationError(
+            f"unknown measure {name!r}; use ndcg, ndcg@K, recall@K, map, map@K, mrr, mrr@K or "
+            "precision@K (K a positive number)"
+        )
+    cutoff = int(match.group(2)) if match.group(2) else None
+    if cutoff is not None and cutoff < 1:
+        raise ConfigurationError(f"the cutoff of {name!r} must be at least 1")
+    measure = ir_measures.parse_measure(_MEASURES[base] + (f"@{cutoff}" if cutoff else ""))
+    return base + (f"@{cutoff}" if cutoff else ""), measure
+
+
+def load_qrels(path: str | Path, *, ignore_kind: bool = False) -> dict[str, dict[str, int]]:
+    """Read qrels: BEIR TSV (``query-id  corpus-id  score``; header optional) or TREC (``qid 0 docid rel``).
+
+    Corpus ids become normalized publication numbers; a pair listed twice keeps its highest score.
+
+    Raises:
+        ConfigurationError: the file does not exist.
+        ParseError: a line is not ``query-id<TAB>corpus-id<TAB>integer score`` (names file and line).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigurationError(
+            f"qrels file {source} does not exist; give a BEIR TSV (query-id, corpus-id, score)"
+        )
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) == 4 and fields[1] in ("0", "Q0") and fields[3].strip().lstrip("-").isdigit():
+            fields = [fields[0], fields[2], fields[3]]  # TREC qrels
+        if len(fields) < 3 or not fields[2].strip().lstrip("-").isdigit():
+            if number == 1 and len(fields) >= 3:
+                continue  # the header line
+            raise ParseError(
+                "expected query-id<TAB>corpus-id<TAB>score with an integer score",
+                file=str(source),
+                line=number,
+            )
+        query, doc, score = fields[0].strip(), _doc_id(fields[1].strip(), ignore_kind), int(fields[2])
+        judged = qrels.setdefault(query, {})
+        judged[doc] = max(score, judged.get(doc, score))
+    return qrels
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """Read free-text queries: TSV ``id<TAB>text`` (header optional) or JSONL ``{"_id"|"id", "text"}``.
+
+    Raises:
+        ConfigurationError: the file does not exist.
+        ParseError: a line has no id or no text (names file and line).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigurationError(f"queries file {source} does not exist; give a TSV (id, text) or BEIR JSONL")
+    queries: dict[str, str] = {}
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ParseError(f"invalid JSON: {error.msg}", file=str(source), line=number) from None
+            key = next((k for k in ("_id", "id", "query_id", "query-id") if k in record), None)
+            text = record.get("text") or record.get("query") or ""
+            ident = str(record[key]).strip() if key else ""
+        else:
+            ident, _, text = (part.strip() for part in line.partition("\t"))
+            if number == 1 and ident.lower() in ("id", "_id", "qid", "query-id", "query_id"):
+                continue
+        if not ident or not str(text).strip():
+            raise ParseError(
+                "a query needs an id and a text (TSV id<TAB>text, or JSONL _id/text)",
+                file=str(source),
+                line=number,
+            )
+        queries[ident] = " ".join(str(text).split())
+    return queries
+
+
+def _pairs(ranking: Ranking, ignore_kind: bool) -> list[tuple[str, float]]:
+    seen: dict[str, float] = {}
+    for i, item in enumerate(ranking):
+        doc, score = (item, -float(i)) if isinstance(item, str) else (str(item[0]), float(item[1]))
+        seen.setdefault(_doc_id(doc, ignore_kind), score)  # duplicates (e.g. kinds dropped): first wins
+    return list(seen.items())
+
+
+def score_run(
+    run: Mapping[str, Ranking],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    measures: Iterable[str] = DEFAULT_MEASURES,
+    ignore_kind: bool = False,
+    skipped: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> EvaluationResult:
+    """Score rankings against qrels. Every judged query with a relevant document is scored (an
+    absent ranking scores 0) unless ``skipped`` gives a reason not to.
+
+    Example:
+        >>> score_run({"q1": ["US2", "US1"]}, {"q1": {"US1": 1}}, measures=["mrr"]).metrics
+        {'mrr': 0.5}
+    """
+    chosen = dict(_measure(name) for name in measures)
+    if not chosen:
+        raise ConfigurationError("no measures given; e.g. ndcg@10, recall@100, map, mrr")
+    left_out = dict(skipped or {})
+    judged: dict[str, dict[str, int]] = {}
+    for query, docs in qrels.items():
+        if query in left_out:
+            continue
+        if not any(score > 0 for score in docs.values()):
+            left_out[query] = "no relevant document in the qrels"
+            continue
+        judged[query] = {_doc_id(doc, ignore_kind): int(score) for doc, score in docs.items()}
+    rankings = {query: _pairs(run.get(query, ()), ignore_kind) for query in judged}
+    # Rank-derived scores: ir-measures sorts by score, and must not reorder ties by document id.
+    ranked = {q: {doc: float(len(p) - i) for i, (doc, _) in enumerate(p)} for q, p in rankings.items()}
+    values: dict[str, dict[str, float]] = {query: dict.fromkeys(chosen, 0.0) for query in judged}
+    names = {measure: name for name, measure in chosen.items()}
+    if judged:
+        for metric in ir_measures.iter_calc(list(chosen.values()), judged, ranked):
+            if metric.query_id in values:
+                values[metric.query_id][names[metric.measure]] = float(metric.value)
+    per_query = tuple(
+        QueryResult(
+            query_id=query,
+            metrics=values[query],
+            ranking=tuple(doc for doc, _ in rankings[query]),
+            scores=tuple(score for _, score in rankings[query]),
+            relevant=sum(score > 0 for score in judged[query].values()),
+            found=sum(judged[query].get(doc, 0) > 0 for doc, _ in rankings[query]),
+        )
+        for query in judged
+    )
+    means = {
+        name: sum(r.metrics[name] for r in per_query) / len(per_query) if per_query else 0.0
+        for name in chosen
+    }
+    return EvaluationResult(
+        metrics=means, per_query=per_query, skipped=left_out, settings=dict(settings or {})
+    )
+
+
+def evaluate(
+    retriever: PriorArtRetriever,
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    queries: Mapping[str, str] | None = None,
+    top_k: int = 100,
+    measures: Iterable[str] = DEFAULT_MEASURES,
+    ignore_kind: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationResult:
+    """Search every judged query with ``retriever`` and score the rankings.
+
+    Args:
+        qrels: from :func:`load_qrels`.
+        queries: query id -> free text (from :func:`load_queries`). None: the qrels' query ids are
+            publication numbers in the index, searched as prior-art queries by patent.
+        top_k: patents retrieved per query (at least the largest ``@k`` of the measures).
+        progress: called with (queries done, total) after each query.
+
+    Example:
+        >>> retriever = PriorArtRetriever(index="my-index", embedding=Encoder("all-minilm-l6-v2"))
+        >>> result = evaluate(retriever, load_qrels("qrels.tsv"))  # doctest: +SKIP
+        >>> result.metrics["ndcg@10"], result.queries  # doctest: +SKIP
+    """
+    chosen = dict(_measure(name) for name in measures)
+    deepest = max((int(n.split("@")[1]) for n in chosen if "@" in n), default=top_k)
+    if top_k < deepest:
+        logger.warning(
+            "top_k=%d is below the deepest cutoff @%d: those measures see %d results", top_k, deepest, top_k
+        )
+    skipped: dict[str, str] = {}
+    run: dict[str, list[tuple[str, float]]] = {}
+    todo = list(qrels)
+    for done, query in enumerate(todo, start=1):
+        if queries is not None:
+            text = queries.get(query)
+            if text is None:
+                skipped[query] = "no text for this query id in the queries file"
+            else:
+                run[query] = [(h.publication_number, h.score) for h in retriever.search(text, top_k=top_k)]
+        else:
+            try:
+                retriever.patent_query(query)  # not in the index, or nothing to search with: skip it
+            except ConfigurationError as error:
+                skipped[query] = str(error)
+            else:
+                hits = retriever.search(patent=query, top_k=top_k)
+                run[query] = [(hit.publication_number, hit.score) for hit in hits]
+        if progress is not None:
+            progress(done, len(todo))
+    for query, reason in skipped.items():
+        logger.warning("query %s skipped: %s", query, reason)
+    settings = {
+        "queries": "text" if queries is not None else "patent",
+        "top_k": top_k,
+        "mode": getattr(retriever, "mode", None),
+        "cutoff": getattr(retriever, "cutoff", None) if queries is None else None,
+    }
+    return score_run(
+        run, qrels, measures=list(chosen), ignore_kind=ignore_kind, skipped=skipped, settings=settings
+    )

@@ -1,0 +1,208 @@
+"""Idempotent, resumable ingestion: parse -> chunk -> skip unchanged -> embed -> write.
+
+Three stages run at once, joined by small bounded queues, so a run goes at the encoder's speed:
+
+1. a reader thread parses and chunks documents and builds their payloads (with content hashes);
+2. the calling thread asks the store which chunks it already holds unchanged, and embeds only the
+   others (torch releases the GIL while it computes, so the other stages proceed meanwhile);
+3. a writer thread computes BM25 terms, writes the points (acknowledged) and then deletes the
+   document's stale chunks (the threads are in :mod:`patent_rag._ingest_pipeline`).
+
+Why this survives ``kill -9`` at any moment: point ids are derived from (publication number,
+section, ordinal), so a rerun overwrites rather than duplicates; a document's new chunks are
+written *before* its stale ones are deleted, so a crash in between leaves extra chunks that the
+rerun (seeing its hashes no longer match the stored set) deletes; and every store write is durable
+when it returns (Edge's write-ahead log, ``wait=True`` on qdrant-client). The index therefore ends
+with exactly the documents of the input, whatever the point of interruption.
+
+Example:
+    >>> from patent_rag.encoder import Encoder
+    >>> from patent_rag.stores import open_store
+    >>> summary = ingest(["patents.jsonl"], store=open_store("my-index"), encoder=Encoder())  # doctest: +SKIP
+    >>> summary.chunks_written  # doctest: +SKIP
+    1234
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from patent_rag._ingest_pipeline import run_pipeline
+from patent_rag.chunking import Chunker
+from patent_rag.documents import PatentDocument
+from patent_rag.encoder import Encoder
+from patent_rag.parsers import parse_files
+from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.tabular import CsvMapping
+from patent_rag.stores.base import IndexInfo, Store, open_or_create
+
+__all__ = ["IngestProgress", "IngestSummary", "NullProgress", "ingest", "ingest_documents"]
+
+logger = logging.getLogger(__name__)
+
+
+class IngestProgress(Protocol):
+    """What a progress display receives; every method is called from pipeline threads."""
+
+    def start(self, *, total_bytes: int) -> None: ...
+    def advance(self, *, documents: int, chunks: int, unchanged: int, bytes_done: int) -> None: ...
+    def stage(self, message: str) -> None: ...
+    def finish(self, summary: IngestSummary) -> None: ...
+
+
+class NullProgress:
+    """Reports nothing (pipes, scripts, tests)."""
+
+    def start(self, *, total_bytes: int) -> None: ...
+    def advance(self, *, documents: int, chunks: int, unchanged: int, bytes_done: int) -> None: ...
+    def stage(self, message: str) -> None: ...
+    def finish(self, summary: IngestSummary) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What a run did.
+
+    Attributes:
+        documents: patents processed (a patent repeated in the input counts once per batch).
+        documents_written / documents_unchanged: new or changed, and skipped as stored unchanged.
+        chunks_written / chunks_unchanged: points embedded and written, and points already stored.
+        stale_deleted: points of changed patents that no longer exist (fewer claims...).
+        rejected / skipped: documents the parsers rejected (broken) or skipped (not patents).
+        duplicates: patents seen again later in the same run (the later copy wins).
+        index: the index after the run; issues: the parsers' skip/reject notes.
+    """
+
+    documents: int
+    documents_written: int
+    documents_unchanged: int
+    chunks_written: int
+    chunks_unchanged: int
+    stale_deleted: int
+    rejected: int
+    skipped: int
+    duplicates: int
+    seconds: float
+    index: IndexInfo | None = None
+    issues: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in ("index", "issues")}
+        data["index"] = self.index.as_dict() if self.index else None
+        data["issues"] = list(self.issues)
+        return data
+
+
+def ingest(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    store: Store,
+    encoder: Encoder,
+    chunker: Chunker | None = None,
+    window: int = 512,
+    progress: IngestProgress | None = None,
+    optimize: bool = True,
+    report: ParseReport | None = None,
+    format: str = "auto",
+    csv_mapping: CsvMapping | None = None,
+) -> IngestSummary:
+    """Parse files (any format :func:`~patent_rag.parsers.parse_files` reads) into ``store``.
+
+    The files are checked first (they exist, their format is known), then the store is opened
+    (created if missing) and its fingerprint compared with the encoder's: a mismatch is refused
+    before anything is parsed, embedded or written. Progress advances by bytes per finished file.
+
+    Example:
+        >>> encoder = Encoder("all-minilm-l6-v2")  # doctest: +SKIP
+        >>> ingest(["ipg130416.xml"], store=open_store("idx"), encoder=encoder).documents  # doctest: +SKIP
+        3
+    """
+    report = report if report is not None else ParseReport()
+    files = [Path(path) for path in paths]
+    parse_files(files, format=format, csv_mapping=csv_mapping, report=report)  # checks every file, reads none
+    sizes = [path.stat().st_size for path in files]
+    done = [0]
+
+    def documents() -> Iterator[PatentDocument]:
+        for path, size in zip(files, sizes, strict=True):
+            yield from parse_files([path], format=format, csv_mapping=csv_mapping, report=report)
+            done[0] += size
+
+    return ingest_documents(
+        documents(),
+        store=store,
+        encoder=encoder,
+        chunker=chunker,
+        window=window,
+        progress=progress,
+        optimize=optimize,
+        report=report,
+        total_bytes=sum(sizes),
+        position=lambda: done[0],
+    )
+
+
+def ingest_documents(
+    documents: Iterable[PatentDocument],
+    *,
+    store: Store,
+    encoder: Encoder,
+    chunker: Chunker | None = None,
+    window: int = 512,
+    progress: IngestProgress | None = None,
+    optimize: bool = True,
+    report: ParseReport | None = None,
+    total_bytes: int = 0,
+    position: Callable[[], int] | None = None,
+) -> IngestSummary:
+    """Ingest documents already in memory (or streamed by any iterator). See :func:`ingest`.
+
+    Args:
+        window: chunks embedded per encoder call (the encoder batches and length-sorts inside it).
+        optimize: run the store's optimizer at the end (Edge builds its HNSW/payload indexes).
+        total_bytes, position: the input's size and a callable saying how much of it was read, for
+            progress displays (``ingest`` passes both).
+    """
+    started = time.perf_counter()
+    progress = progress or NullProgress()
+    open_or_create(store, fingerprint=encoder.fingerprint)
+    chunker = chunker or Chunker.for_encoder(encoder)
+    progress.start(total_bytes=total_bytes)
+    counts = run_pipeline(
+        documents,
+        store=store,
+        encoder=encoder,
+        chunker=chunker,
+        window=window,
+        progress=progress,
+        position=position or (lambda: 0),
+    )
+    store.flush()
+    if optimize:
+        store.optimize(progress=progress.stage)
+    parse = report or ParseReport()
+    summary = IngestSummary(
+        **counts.__dict__,
+        rejected=parse.rejected,
+        skipped=parse.skipped,
+        seconds=time.perf_counter() - started,
+        index=store.describe(),
+        issues=tuple(str(issue) for issue in parse.issues),
+    )
+    progress.finish(summary)
+    logger.info(
+        "ingested %d documents (%d written, %d unchanged), %d chunks written, %d stale deleted in %.1f s",
+        summary.documents,
+        summary.documents_written,
+        summary.documents_unchanged,
+        summary.chunks_written,
+        summary.stale_deleted,
+        summary.seconds,
+    )
+    return summary

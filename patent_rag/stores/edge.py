@@ -1,0 +1,390 @@
+"""The embedded default backend: Qdrant Edge (``qdrant-edge-py``), the Qdrant engine in-process.
+
+An index is a directory::
+
+    INDEX/
+      patent_rag.json   index metadata (encoder fingerprint, layout, BM25), written atomically
+      .lock             held with flock while a process has the index open
+      shard/            the Edge shard (segments + write-ahead log)
+
+Facts about Edge 0.9 this module is built on (measured, not assumed):
+
+- Every update goes to the shard's write-ahead log before ``update()`` returns; after ``kill -9``
+  the next ``load()`` replays it. ``flush()`` persists segments and shortens the replay.
+- Edge locks its WAL: a second ``load()`` of an open shard fails at once with a bare
+  ``Exception("... Can't init WAL: Kind(WouldBlock)")``. We take our own ``flock`` first so the
+  second process gets :class:`IndexLockedError` naming the holder, before Edge is touched.
+- Edge raises plain ``Exception`` for everything, so errors are told apart by message, here, once.
+- No background optimizer: :meth:`EdgeStore.optimize` must be called after ingestion (it builds
+  HNSW/payload indexes; it holds the GIL until done, so progress is reported before and after).
+- No group-by in the Python API: :meth:`EdgeStore.search_groups` groups client-side, fetching
+  more chunks until at least ``limit`` distinct patents are seen, which makes the top patents
+  exact with respect to the chunk scores.
+- Edge accepts NaN and all-zero vectors silently; we refuse them before writing.
+- ``MatchValue(True)`` does not match boolean payloads in 0.9, so the layout avoids booleans.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from patent_rag.errors import IndexExistsError, IndexNotFoundError, StoreError
+from patent_rag.fingerprint import Fingerprint
+from patent_rag.stores import _edge_convert as e
+from patent_rag.stores._files import DirectoryLock, write_json_atomically
+from patent_rag.stores.base import (
+    GROUP_FIELDS,
+    Capabilities,
+    Fusion,
+    GroupBy,
+    HitGroup,
+    IndexInfo,
+    IndexMetadata,
+    SearchHit,
+    SearchMode,
+    StoredPoint,
+    check_dense,
+    check_query,
+    collect_hashes,
+    ordered_hits,
+    widening_groups,
+)
+from patent_rag.stores.filters import SearchFilter, compile_filter
+from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
+from patent_rag.stores.sparse import Bm25Encoder
+
+__all__ = ["EdgeStore"]
+
+logger = logging.getLogger(__name__)
+
+_META = "patent_rag.json"
+_LOCK = ".lock"
+_SHARD = "shard"
+_SCHEMA = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "datetime": qe.PayloadSchemaType.Datetime,
+    "integer": qe.PayloadSchemaType.Integer,
+}
+
+
+class EdgeStore:
+    """A patent index in a local directory, served by the embedded Qdrant Edge engine.
+
+    Example:
+        >>> store = EdgeStore(path="my-index")
+        >>> store.exists()
+        False
+    """
+
+    backend = "edge"
+    capabilities = Capabilities(
+        server_side_grouping=False, server_side_fusion=True, payload_indexes=True, approximate_search=True
+    )
+
+    def __init__(self, *, path: str | os.PathLike[str]) -> None:
+        self._root = Path(path)
+        self._lock = DirectoryLock(self._root / _LOCK)
+        self._shard: qe.EdgeShard | None = None
+        self._metadata: IndexMetadata | None = None
+        self._bm25 = Bm25Encoder()
+
+    def __repr__(self) -> str:
+        return f"EdgeStore(path={str(self._root)!r}, {'open' if self._shard is not None else 'closed'})"
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def location(self) -> str:
+        return str(self._root)
+
+    @property
+    def metadata(self) -> IndexMetadata:
+        if self._metadata is None:
+            raise StoreError(f"{self.location} is not open; call open() or create() first")
+        return self._metadata
+
+    @property
+    def bm25(self) -> Bm25Encoder:
+        return self._bm25
+
+    @property
+    def _engine(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise StoreError(f"{self.location} is not open; call open() or create() first")
+        return self._shard
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self._root / _META).is_file()
+
+    def create(self, *, fingerprint: Fingerprint, overwrite: bool = False) -> IndexInfo:
+        """Create the index directory; refuse an existing index unless ``overwrite``."""
+        if self._root.exists() and not self._root.is_dir():
+            raise IndexExistsError(f"{self.location} is a file; choose a directory for the index")
+        foreign = self._root.is_dir() and not self.exists()
+        if foreign and any(entry.name not in (_LOCK, _SHARD) for entry in self._root.iterdir()):
+            raise IndexExistsError(
+                f"{self.location} is a non-empty directory that is not a patent_rag index; "
+                "choose a new or empty directory"
+            )
+        self._lock.acquire(what=self.location)
+        if self.exists() and not overwrite:
+            if self._shard is None:
+                self._lock.release()
+            raise IndexExistsError(
+                f"an index already exists at {self.location}; open it, or pass overwrite=True to replace it"
+            )
+        try:
+            if self.exists():
+                self._close_shard()
+                (self._root / _META).unlink()
+                shutil.rmtree(self._root / _SHARD, ignore_errors=True)
+            metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
+            # Metadata first, shard second: a crash in between leaves metadata without a shard,
+            # which open() completes; never a shard whose encoder nobody knows.
+            write_json_atomically(self._root / _META, metadata.to_dict())
+            self._metadata = metadata
+            self._load_shard()
+        except BaseException:
+            self.close()
+            raise
+        logger.info("created Edge index at %s (dim %d)", self.location, fingerprint.dim)
+        return self.describe()
+
+    def open(self, *, fingerprint: Fingerprint | None = None) -> IndexInfo:
+        """Open the index; with ``fingerprint``, refuse an encoder that does not match it."""
+        if self._shard is None:
+            if not self.exists():
+                raise IndexNotFoundError(
+                    f"no patent_rag index at {self.location}; create one with "
+                    f"`patent-rag ingest FILES --index {self.location}`"
+                )
+            self._lock.acquire(what=self.location)
+            try:
+                data = json.loads((self._root / _META).read_text(encoding="utf-8"))
+                self._metadata = IndexMetadata.from_dict(data, location=self.location)
+                if fingerprint is not None:
+                    fingerprint.ensure_matches(self._metadata.fingerprint, index_name=self.location)
+                self._load_shard()
+            except BaseException:
+                self.close()
+                raise
+            _warn_tokenizer(self.location, self._metadata.bm25, self._bm25.config)
+        elif fingerprint is not None:
+            fingerprint.ensure_matches(self.metadata.fingerprint, index_name=self.location)
+        return self.describe()
+
+    def _load_shard(self) -> None:
+        path = self._root / _SHARD
+        with e.edge_errors(self.location):
+            if (path / "edge_config.json").is_file():
+                self._shard = qe.EdgeShard.load(str(path))
+            else:
+                dense = qe.EdgeVectorParams(size=self.metadata.fingerprint.dim, distance=qe.Distance.Cosine)
+                sparse = qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
+                config = qe.EdgeConfig(vectors={DENSE_VECTOR: dense}, sparse_vectors={SPARSE_VECTOR: sparse})
+                self._shard = qe.EdgeShard.create(str(path), config)
+            # Idempotent, so it also completes a creation that was interrupted.
+            present = set(self._shard.info().payload_schema)
+            for name, kind in INDEXED_FIELDS.items():
+                if name not in present:
+                    self._shard.update(qe.UpdateOperation.create_field_index(name, _SCHEMA[kind]))
+
+    def _close_shard(self) -> None:
+        if self._shard is not None:
+            shard, self._shard = self._shard, None
+            with e.edge_errors(self.location):
+                shard.close()
+
+    def close(self) -> None:
+        """Close the shard (Edge persists on close) and release the lock. Safe to call twice."""
+        try:
+            self._close_shard()
+        finally:
+            self._metadata = None
+            self._lock.release()
+
+    def delete_index(self) -> None:
+        """Remove the index (metadata first, so an interrupted delete leaves no half index)."""
+        self._close_shard()
+        self._lock.acquire(what=self.location)
+        try:
+            (self._root / _META).unlink(missing_ok=True)
+            shutil.rmtree(self._root / _SHARD, ignore_errors=True)
+        finally:
+            self.close()
+        (self._root / _LOCK).unlink(missing_ok=True)
+        with suppress(OSError):
+            self._root.rmdir()
+
+    def describe(self) -> IndexInfo:
+        shard = self._engine
+        with e.edge_errors(self.location):
+            chunks = shard.count(qe.CountRequest(exact=True))
+            patents = shard.count(qe.CountRequest(exact=True, filter=e.first_chunks()))
+            info = shard.info()
+        return IndexInfo(
+            backend=self.backend,
+            location=self.location,
+            chunks=chunks,
+            patents=patents,
+            fingerprint=self.metadata.fingerprint,
+            layout_version=self.metadata.layout_version,
+            details={"segments": info.segments_count, "indexed_vectors": info.indexed_vectors_count},
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        """Write points; durable on return (write-ahead log). Bad vectors refuse the whole batch."""
+        if not points:
+            return
+        dense = np.stack([np.asarray(point.dense, dtype=np.float32) for point in points])
+        check_dense(dense, dim=self.metadata.fingerprint.dim, ids=[point.id for point in points])
+        batch = [e.point(point, vector) for point, vector in zip(points, dense.tolist(), strict=True)]
+        with e.edge_errors(self.location):
+            self._engine.update(qe.UpdateOperation.upsert_points(batch))
+
+    def delete_points(self, ids: Sequence[str]) -> None:
+        if ids:
+            with e.edge_errors(self.location):
+                self._engine.update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def delete_patents(self, publication_numbers: Sequence[str]) -> None:
+        if publication_numbers:
+            flt = e.edge_filter(compile_filter(SearchFilter(publication_numbers=tuple(publication_numbers))))
+            with e.edge_errors(self.location):
+                self._engine.update(qe.UpdateOperation.delete_points_by_filter(flt))  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        """Persist segments (shortens the log replay after a crash)."""
+        with e.edge_errors(self.location):
+            self._engine.flush()
+
+    def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
+        """Merge segments and build HNSW/payload indexes; blocks (holding the GIL) until done."""
+        report = progress or (lambda message: None)
+        report("optimizing the Edge shard (HNSW and payload indexes)")
+        started = time.perf_counter()
+        with e.edge_errors(self.location):
+            self._engine.flush()
+            changed = self._engine.optimize()
+            self._engine.flush()
+        seconds = time.perf_counter() - started
+        logger.info("optimized %s in %.1f s (changed: %s)", self.location, seconds, changed)
+        report(f"optimized in {seconds:.1f} s")
+
+    # -- reads -------------------------------------------------------------------------------
+    def _scroll(self, search_filter: SearchFilter, fields: list[str] | bool, limit: int) -> list[Any]:
+        flt = e.edge_filter(compile_filter(search_filter))
+        records: list[Any] = []
+        offset = None
+        with e.edge_errors(self.location):
+            while len(records) < limit:
+                request = qe.ScrollRequest(
+                    offset=offset, limit=min(1000, limit - len(records)), filter=flt, with_payload=fields
+                )
+                page, offset = self._engine.scroll(request)
+                records.extend(page)
+                if offset is None or not page:
+                    break
+        return records
+
+    def existing_hashes(self, publication_numbers: Sequence[str]) -> dict[str, dict[str, str]]:
+        """``{publication number: {point id: content hash}}`` of what the index holds."""
+        wanted = SearchFilter(publication_numbers=tuple(publication_numbers))
+        records = (
+            self._scroll(wanted, ["publication_number", "content_hash"], 2**62) if publication_numbers else []
+        )
+        return collect_hashes(publication_numbers, records)
+
+    def fetch(self, search_filter: SearchFilter, *, limit: int = 1000) -> list[SearchHit]:
+        """Chunks matching a filter (score 0.0), in patent and chunk order."""
+        return ordered_hits(self._scroll(search_filter, True, limit))
+
+    def search(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[SearchHit]:
+        """Best chunks for a dense vector, BM25 text, or both fused in the engine (RRF or DBSF)."""
+        vector = check_query(
+            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
+        )
+        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
+        if mode == "bm25" and not sparse:
+            return []  # the text is only stop words: no term can match
+        flt = e.edge_filter(compile_filter(search_filter))
+        size = max(candidates or 0, limit)
+        request = e.query_request(
+            vector, sparse, mode=mode, flt=flt, limit=limit, candidates=size, fusion=fusion
+        )
+        with e.edge_errors(self.location):
+            points = self._engine.query(request)
+        return [SearchHit(str(point.id), float(point.score), dict(point.payload or {})) for point in points]
+
+    def search_groups(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        group_by: GroupBy = "publication_number",
+        group_size: int = 3,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[HitGroup]:
+        """One group per patent (or family), grouped client-side (Edge has no group-by).
+
+        See :func:`~patent_rag.stores.base.widening_groups`: the top ``limit`` groups are exact
+        with respect to the chunk scores.
+        """
+
+        def fetch(size: int) -> list[SearchHit]:
+            return self.search(
+                dense=dense,
+                text=text,
+                mode=mode,
+                search_filter=search_filter,
+                limit=size,
+                candidates=max(candidates or 0, size),
+                fusion=fusion,
+            )
+
+        start = max(limit * max(group_size, 4), candidates or 0, 32)
+        return widening_groups(
+            fetch, field=GROUP_FIELDS[group_by], limit=limit, group_size=group_size, start=start
+        )
+
+
+def _warn_tokenizer(location: str, stored: dict[str, Any], current: dict[str, Any]) -> None:
+    if stored.get("tokenizer") != current.get("tokenizer"):
+        logger.warning(
+            "%s was built with BM25 from %s, this process uses %s: BM25 scores may drift; re-ingest "
+            "to rebuild the sparse vectors",
+            location,
+            stored.get("tokenizer"),
+            current.get("tokenizer"),
+        )

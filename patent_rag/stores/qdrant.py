@@ -1,0 +1,459 @@
+"""The qdrant-client backend: a Qdrant server by URL, or qdrant-client's local mode.
+
+A server is what users grow into (sharding, replication, HNSW with quantization, many readers and
+writers). Local mode (``path=`` or ``":memory:"``) is qdrant-client's pure-Python re-implementation:
+exact brute-force search that ignores HNSW, quantization, sharding and payload indexes. It is handy
+for tests and small experiments, and said so in a log line when opened.
+
+The encoder fingerprint is stored as collection metadata (Qdrant 1.16+), so the collection carries
+it wherever it is copied. Writes wait for acknowledgement (``wait=True``). The API key is read from
+an environment variable (or passed in) and never appears in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+from pydantic import SecretStr
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+
+from patent_rag.errors import ConfigurationError, IndexExistsError, IndexNotFoundError, StoreError
+from patent_rag.fingerprint import Fingerprint
+from patent_rag.stores import _qdrant_convert as c
+from patent_rag.stores.base import (
+    GROUP_FIELDS,
+    Capabilities,
+    Fusion,
+    GroupBy,
+    HitGroup,
+    IndexInfo,
+    IndexMetadata,
+    SearchHit,
+    SearchMode,
+    StoredPoint,
+    check_dense,
+    check_query,
+    collect_hashes,
+    ordered_hits,
+)
+from patent_rag.stores.filters import SearchFilter, compile_filter
+from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
+from patent_rag.stores.sparse import Bm25Encoder
+
+__all__ = ["QdrantStore"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = {
+    "keyword": m.PayloadSchemaType.KEYWORD,
+    "datetime": m.PayloadSchemaType.DATETIME,
+    "integer": m.PayloadSchemaType.INTEGER,
+}
+
+
+class QdrantStore:
+    """A patent index in a Qdrant collection, on a server (``url=``) or in local mode (``path=``).
+
+    Example:
+        >>> store = QdrantStore(path=":memory:")
+        >>> store.exists()
+        False
+        >>> QdrantStore(url="https://qdrant.example:6333", api_key="s3cret")
+        QdrantStore(url='https://qdrant.example:6333', collection='patents', api_key=<set>)
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        path: str | None = None,
+        collection: str = "patents",
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        timeout: float = 30.0,
+        https: bool | None = None,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+        on_disk: bool = False,
+        quantization: bool = False,
+    ) -> None:
+        if (url is None) == (path is None):
+            raise ConfigurationError(
+                "pass exactly one of url= (a Qdrant server) or path= (local mode, or ':memory:')"
+            )
+        if api_key is None and api_key_env:
+            api_key = os.environ.get(api_key_env)
+            if not api_key:
+                raise ConfigurationError(
+                    f"environment variable {api_key_env} is not set; export it with the Qdrant API key"
+                )
+        self._url, self._path, self._collection = url, path, collection
+        self._api_key = SecretStr(api_key) if api_key else None
+        self._key_env = api_key_env
+        self._timeout, self._https = timeout, https
+        self._cluster: dict[str, int | None] = {
+            "shard_number": shard_number,
+            "replication_factor": replication_factor,
+            "write_consistency_factor": write_consistency_factor,
+        }
+        self._on_disk, self._quantization = on_disk, quantization
+        self._client: QdrantClient | None = None
+        self._lock: AbstractContextManager[Any] = nullcontext() if url else threading.RLock()
+        self._metadata: IndexMetadata | None = None
+        self._bm25 = Bm25Encoder()
+        if path is not None and (
+            on_disk or quantization or any(v is not None for v in self._cluster.values())
+        ):
+            warnings.warn(
+                "qdrant-client local mode ignores on_disk, quantization, shard_number, replication_factor "
+                "and write_consistency_factor (it keeps every vector in memory and searches exhaustively); "
+                "use a Qdrant server URL for them",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def __repr__(self) -> str:
+        where = f"url={self._public_url()!r}" if self._url else f"path={self._path!r}"
+        key = ", api_key=<set>" if self._api_key else ""
+        return f"QdrantStore({where}, collection={self._collection!r}{key})"
+
+    def __enter__(self) -> QdrantStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _public_url(self) -> str:
+        parts = urlsplit(self._url or "")
+        if parts.username or parts.password:  # credentials in the URL are secrets too
+            parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
+        return urlunsplit(parts)
+
+    @property
+    def backend(self) -> str:
+        return "qdrant-server" if self._url else "qdrant-local"
+
+    @property
+    def location(self) -> str:
+        where = self._public_url() if self._url else f"qdrant-local:{self._path}"
+        return f"{where}#{self._collection}"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        server = self._url is not None
+        return Capabilities(
+            server_side_grouping=True,
+            server_side_fusion=True,
+            payload_indexes=server,
+            approximate_search=server,
+        )
+
+    @property
+    def metadata(self) -> IndexMetadata:
+        if self._metadata is None:
+            raise StoreError(f"{self.location} is not open; call open() or create() first")
+        return self._metadata
+
+    @property
+    def bm25(self) -> Bm25Encoder:
+        return self._bm25
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        # Local mode is plain Python over dicts and SQLite: the ingest writer thread and the main
+        # thread must not interleave inside it. A server client is thread-safe and is not locked.
+        secret = self._api_key.get_secret_value() if self._api_key else None
+        with self._lock, c.client_errors(self.location, secret=secret, key_env=self._key_env):
+            yield
+
+    def _connect(self) -> QdrantClient:
+        if self._client is None:
+            with self._errors():
+                if self._url is not None:
+                    self._client = QdrantClient(
+                        url=self._url,
+                        api_key=self._api_key.get_secret_value() if self._api_key else None,
+                        timeout=self._timeout,  # type: ignore[arg-type]
+                        https=self._https,
+                        check_compatibility=False,  # no network call (and warning) in a constructor
+                    )
+                else:
+                    # The ingest writer thread uses the client too; _errors() serializes the calls.
+                    self._client = QdrantClient(path=self._path, force_disable_check_same_thread=True)
+                    logger.warning(
+                        "%s: qdrant-client local mode searches exhaustively in Python and ignores HNSW, "
+                        "quantization and payload indexes; use the default embedded index (a directory) "
+                        "or a Qdrant server for real collections",
+                        self.location,
+                    )
+        return self._client
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def _open(self) -> QdrantClient:
+        self.metadata  # noqa: B018 - raises when the index was not opened
+        return self._connect()
+
+    @property
+    def client(self) -> QdrantClient:
+        """The underlying ``QdrantClient``, e.g. for llama-index's ``QdrantVectorStore``.
+
+        Example:
+            >>> from llama_index.vector_stores.qdrant import QdrantVectorStore
+            >>> store = QdrantStore(path=":memory:")
+            >>> vector_store = QdrantVectorStore(
+            ...     client=store.client, collection_name="patents", dense_vector_name="dense"
+            ... )
+        """
+        return self._connect()
+
+    def exists(self) -> bool:
+        with self._errors():
+            return self._connect().collection_exists(self._collection)
+
+    def create(self, *, fingerprint: Fingerprint, overwrite: bool = False) -> IndexInfo:
+        """Create the collection, fingerprint in its metadata; refuse an existing one unless ``overwrite``."""
+        client = self._connect()
+        metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
+        with self._errors():
+            if client.collection_exists(self._collection):
+                if not overwrite:
+                    raise IndexExistsError(
+                        f"an index already exists at {self.location}; open it, or pass overwrite=True to "
+                        "replace it"
+                    )
+                client.delete_collection(self._collection)
+            server = self._url is not None
+            quantization = (
+                m.ScalarQuantization(
+                    scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True)
+                )
+                if self._quantization and server
+                else None
+            )
+            client.create_collection(
+                self._collection,
+                vectors_config={
+                    DENSE_VECTOR: m.VectorParams(
+                        size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=self._on_disk or None
+                    )
+                },
+                sparse_vectors_config={SPARSE_VECTOR: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                quantization_config=quantization,
+                metadata={"patent_rag": metadata.to_dict()},
+                shard_number=self._cluster["shard_number"] if server else None,
+                replication_factor=self._cluster["replication_factor"] if server else None,
+                write_consistency_factor=self._cluster["write_consistency_factor"] if server else None,
+            )
+            self._metadata = metadata
+            self._ensure_indexes()
+        return self.describe()
+
+    def _ensure_indexes(self) -> None:
+        if self._url is None:
+            return  # local mode ignores payload indexes (and warns if asked to build one)
+        schema = self._connect().get_collection(self._collection).payload_schema or {}
+        for name, kind in INDEXED_FIELDS.items():
+            if name not in schema:
+                self._connect().create_payload_index(self._collection, name, _SCHEMA[kind], wait=True)
+
+    def open(self, *, fingerprint: Fingerprint | None = None) -> IndexInfo:
+        """Open the collection; with ``fingerprint``, refuse an encoder that does not match it."""
+        with self._errors():
+            if not self._connect().collection_exists(self._collection):
+                raise IndexNotFoundError(
+                    f"no patent_rag index at {self.location}; create one with "
+                    f"`patent-rag ingest FILES --index {self.location}`"
+                )
+            config = self._connect().get_collection(self._collection).config
+        stored = (getattr(config, "metadata", None) or {}).get("patent_rag", {})
+        metadata = IndexMetadata.from_dict(stored, location=self.location)
+        if fingerprint is not None:
+            fingerprint.ensure_matches(metadata.fingerprint, index_name=self.location)
+        self._metadata = metadata
+        try:  # completes a creation that was interrupted; needs write access, which readers may lack
+            with self._errors():
+                self._ensure_indexes()
+        except StoreError as error:
+            logger.warning(
+                "%s: could not create missing payload indexes (%s); filters still work", self.location, error
+            )
+        return self.describe()
+
+    def describe(self) -> IndexInfo:
+        metadata = self.metadata
+        with self._errors():
+            chunks = self._open.count(self._collection, exact=True).count
+            patents = self._open.count(self._collection, count_filter=c.first_chunks(), exact=True).count
+        return IndexInfo(
+            backend=self.backend,
+            location=self.location,
+            chunks=chunks,
+            patents=patents,
+            fingerprint=metadata.fingerprint,
+            layout_version=metadata.layout_version,
+            details={"collection": self._collection},
+        )
+
+    def close(self) -> None:
+        """Close the client (local mode releases its folder). Safe to call twice."""
+        self._metadata = None
+        if self._client is not None:
+            client, self._client = self._client, None
+            with self._errors():
+                client.close()
+
+    def delete_index(self) -> None:
+        with self._errors():
+            self._connect().delete_collection(self._collection)
+        self._metadata = None
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        dense = np.stack([np.asarray(point.dense, dtype=np.float32) for point in points])
+        check_dense(dense, dim=self.metadata.fingerprint.dim, ids=[point.id for point in points])
+        batch = [c.point(point, vector) for point, vector in zip(points, dense.tolist(), strict=True)]
+        with self._errors():
+            self._open.upsert(self._collection, points=batch, wait=True)
+
+    def delete_points(self, ids: Sequence[str]) -> None:
+        if ids:
+            with self._errors():
+                self._open.delete(
+                    self._collection, points_selector=m.PointIdsList(points=list(ids)), wait=True
+                )
+
+    def delete_patents(self, publication_numbers: Sequence[str]) -> None:
+        if publication_numbers:
+            flt = c.client_filter(
+                compile_filter(SearchFilter(publication_numbers=tuple(publication_numbers)))
+            )
+            with self._errors():
+                self._open.delete(self._collection, points_selector=m.FilterSelector(filter=flt), wait=True)  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        """Nothing to do: every write was acknowledged (server) or persisted (local) already."""
+
+    def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
+        """Nothing to do: a server optimizes in the background; local mode has no index to build."""
+        if progress:
+            progress(
+                "optimization runs in the Qdrant server's background" if self._url else "nothing to optimize"
+            )
+
+    # -- reads -------------------------------------------------------------------------------
+    def _scroll(self, flt: m.Filter | None, fields: list[str] | bool, limit: int) -> list[Any]:
+        records: list[Any] = []
+        offset = None
+        with self._errors():
+            while len(records) < limit:
+                page, offset = self._open.scroll(
+                    self._collection,
+                    scroll_filter=flt,
+                    limit=min(1000, limit - len(records)),
+                    offset=offset,
+                    with_payload=fields,
+                    with_vectors=False,
+                )
+                records.extend(page)
+                if offset is None or not page:
+                    break
+        return records
+
+    def existing_hashes(self, publication_numbers: Sequence[str]) -> dict[str, dict[str, str]]:
+        """``{publication number: {point id: content hash}}`` of what the index holds."""
+        flt = c.client_filter(compile_filter(SearchFilter(publication_numbers=tuple(publication_numbers))))
+        records = (
+            self._scroll(flt, ["publication_number", "content_hash"], 2**62) if publication_numbers else []
+        )
+        return collect_hashes(publication_numbers, records)
+
+    def fetch(self, search_filter: SearchFilter, *, limit: int = 1000) -> list[SearchHit]:
+        """Chunks matching a filter (score 0.0), in patent and chunk order."""
+        return ordered_hits(self._scroll(c.client_filter(compile_filter(search_filter)), True, limit))
+
+    def _query(
+        self,
+        dense: Any,
+        text: str | None,
+        mode: str,
+        search_filter: SearchFilter | None,
+        limit: int,
+        candidates: int | None,
+        fusion: str,
+    ) -> dict[str, Any] | None:
+        vector = check_query(
+            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
+        )
+        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
+        if mode == "bm25" and not sparse:
+            return None  # the text is only stop words: no term can match
+        flt = c.client_filter(compile_filter(search_filter))
+        return c.query_parts(
+            vector, sparse, mode=mode, flt=flt, candidates=max(candidates or 0, limit), fusion=fusion
+        )
+
+    def search(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[SearchHit]:
+        """Best chunks for a dense vector, BM25 text, or both fused in Qdrant (RRF or DBSF)."""
+        parts = self._query(dense, text, mode, search_filter, limit, candidates, fusion)
+        if parts is None:
+            return []
+        with self._errors():
+            points = self._open.query_points(self._collection, limit=limit, with_payload=True, **parts).points
+        return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+
+    def search_groups(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        group_by: GroupBy = "publication_number",
+        group_size: int = 3,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[HitGroup]:
+        """One group per patent (or family) with Qdrant's group-by, best chunk first."""
+        parts = self._query(dense, text, mode, search_filter, limit, candidates or limit * group_size, fusion)
+        if parts is None:
+            return []
+        with self._errors():
+            result = self._open.query_points_groups(
+                self._collection,
+                group_by=GROUP_FIELDS[group_by],
+                limit=limit,
+                group_size=group_size,
+                with_payload=True,
+                **parts,
+            )
+        return [
+            HitGroup(
+                str(group.id),
+                tuple(SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in group.hits),
+            )
+            for group in result.groups
+        ]

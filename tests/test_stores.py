@@ -1,0 +1,641 @@
+"""One behaviour suite for every store backend: Qdrant Edge, qdrant-client local mode (memory and
+folder) and, when QDRANT_URL is set, a Qdrant server. Vectors are seeded random unit vectors (no
+model needed); the same point always gets the same vector, so backends can be compared."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import patent_rag.stores as stores_pkg
+from patent_rag.chunking import Chunk
+from patent_rag.documents import Claim, PatentDocument
+from patent_rag.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    FingerprintMismatchError,
+    IndexExistsError,
+    IndexLockedError,
+    IndexNotFoundError,
+    InvalidVectorError,
+    StoreError,
+)
+from patent_rag.fingerprint import Fingerprint
+from patent_rag.stores import DateRange, EdgeStore, SearchFilter, Store, StoredPoint, open_store
+from patent_rag.stores.layout import build_payload, classification_prefixes, point_id
+
+ROOT = Path(__file__).resolve().parents[1]
+FP = Fingerprint(
+    model_id="test/tiny",
+    revision="r1",
+    pooling="mean",
+    dim=8,
+    normalize=True,
+    document_prompt="doc: ",
+    max_seq_length=64,
+)
+
+
+def _doc(n: int, **fields: object) -> PatentDocument:
+    base: dict[str, object] = {
+        "publication_number": f"US{1000 + n}B2",
+        "title": f"Device {n}",
+        "abstract": f"Abstract of device {n}.",
+        "claims": [Claim(number=1, text=f"A device {n}.")],
+    }
+    return PatentDocument(**{**base, **fields})
+
+
+CORPUS = [
+    _doc(
+        0,
+        priority_date=date(2001, 5, 1),
+        cpc=["H04W 52/02"],
+        family_id="F1",
+        assignees=["Apple, Inc."],
+        abstract="Wireless power control for a mobile radio transmitter.",
+    ),
+    _doc(
+        1,
+        priority_date=date(2003, 1, 1),
+        cpc=["H04W 52/04", "H04B 1/38"],
+        family_id="F1",
+        abstract="Transmit power of a wireless handset is reduced when the battery is low.",
+    ),
+    _doc(
+        2,
+        priority_date=date(2005, 6, 1),
+        cpc=["E05D 7/00"],
+        assignees=["Hinge Works GmbH"],
+        abstract="A door hinge with a damper.",
+    ),
+    _doc(
+        3,
+        publication_number="EP2000000A1",
+        priority_date=date(2007, 2, 2),
+        cpc=["H02J 7/00"],
+        abstract="Battery charging circuit with wireless charging coil.",
+    ),
+    _doc(
+        4,
+        filing_date=date(2009, 9, 9),
+        cpc=["G06F 3/01"],
+        ipc=["G06F 3/01"],
+        abstract="A gesture recognition user interface.",
+    ),  # no priority date: earliest = filing
+    _doc(
+        5,
+        publication_number="WO2010000001A1",
+        priority_date=date(2010, 1, 1),
+        cpc=["H04W 72/04"],
+        family_id="F2",
+        abstract="Scheduling of radio resources in a wireless network.",
+    ),
+]
+
+
+def chunks_of(doc: PatentDocument) -> list[Chunk]:
+    texts = [("abstract", doc.abstract or "", None), *[("claim", c.text, c.number) for c in doc.claims]]
+    return [
+        Chunk(
+            publication_number=doc.publication_number,
+            section=section,
+            ordinal=i,
+            text=text,  # type: ignore[arg-type]
+            claim_number=number,
+            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        )
+        for i, (section, text, number) in enumerate(texts)
+    ]
+
+
+def vector_for(pid: str, dim: int = 8) -> np.ndarray:
+    v = np.random.default_rng(int(pid[:8], 16)).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def points_for(store: Store, docs: list[PatentDocument] = CORPUS) -> list[StoredPoint]:
+    out = []
+    for doc in docs:
+        for chunk in chunks_of(doc):
+            pid = point_id(doc.publication_number, chunk.section, chunk.ordinal)
+            sparse = store.bm25.embed_documents([chunk.text])[0]
+            out.append(StoredPoint(pid, vector_for(pid), sparse, build_payload(doc, chunk)))
+    return out
+
+
+BACKENDS = ["edge", "local-memory", "local-path", pytest.param("server", marks=pytest.mark.server)]
+
+
+def _location(kind: str, tmp_path: Path) -> str:
+    if kind == "edge":
+        return str(tmp_path / "index")
+    if kind == "local-memory":
+        return "qdrant-local::memory:"
+    if kind == "local-path":
+        return f"qdrant-local:{tmp_path / 'local'}"
+    url = os.environ.get("QDRANT_URL")
+    if not url:
+        pytest.skip("QDRANT_URL is not set: no Qdrant server to test against")
+    return f"{url}#pr_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=BACKENDS)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _location(request.param, tmp_path)
+
+
+def _open(location: str) -> Store:
+    key_env = "QDRANT_API_KEY" if location.startswith("http") and os.environ.get("QDRANT_API_KEY") else None
+    return open_store(location, api_key_env=key_env)
+
+
+@pytest.fixture
+def store(location: str) -> Store:
+    s = _open(location)
+    s.create(fingerprint=FP)
+    yield s
+    if location.startswith("http"):
+        s.delete_index()
+    s.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The corpus in each backend, shared by the read-only tests (creating an Edge index takes ~2 s:
+    each payload index is persisted as it is created)."""
+    location = _location(request.param, tmp_path_factory.mktemp("filled"))
+    s = _open(location)
+    s.create(fingerprint=FP)
+    s.upsert(points_for(s))
+    yield s
+    if location.startswith("http"):
+        s.delete_index()
+    s.close()
+
+
+def pubs(hits: list) -> set[str]:
+    return {hit.publication_number for hit in hits}
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+def test_create_open_describe_delete(location: str) -> None:
+    store = _open(location)
+    assert not store.exists()
+    with pytest.raises(IndexNotFoundError, match="no patent_rag index at"):
+        store.open()
+    info = store.create(fingerprint=FP)
+    assert (info.chunks, info.patents, info.fingerprint) == (0, 0, FP)
+    with pytest.raises(IndexExistsError, match=r"an index already exists at .*pass overwrite=True"):
+        store.create(fingerprint=FP)
+    store.upsert(points_for(store))
+    info = store.describe()
+    assert (info.chunks, info.patents, info.backend) == (12, 6, store.backend)
+    if location != "qdrant-local::memory:":  # a memory collection ends with its client
+        store.close()
+        store = _open(location)
+        assert store.open(fingerprint=FP).chunks == 12
+    assert store.create(fingerprint=FP, overwrite=True).chunks == 0
+    store.delete_index()
+    assert not store.exists()
+    store.close()
+
+
+def test_fingerprint_mismatch_names_both_sides(filled: Store) -> None:
+    other = Fingerprint(**{**FP.as_dict(), "document_prompt": "passage: "})
+    with pytest.raises(
+        FingerprintMismatchError, match=r"document_prompt: encoder='passage: ' vs index='doc: '"
+    ):
+        filled.open(fingerprint=other)
+    with pytest.raises(FingerprintMismatchError, match=r"dim: encoder=384 vs index=8"):
+        filled.open(fingerprint=Fingerprint(**{**FP.as_dict(), "dim": 384}))
+
+
+def test_upsert_is_idempotent(store: Store) -> None:
+    store.upsert(points_for(store))
+    store.upsert(points_for(store))
+    assert (store.describe().chunks, store.describe().patents) == (12, 6)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.full(8, np.nan, np.float32), "NaN or infinite"),
+        (np.array([np.inf] + [0.1] * 7, np.float32), "NaN or infinite"),
+        (np.zeros(8, np.float32), "only zeros"),
+        (np.ones(7, np.float32), r"shape \(\d+, 7\); the index holds 8-dimensional vectors"),
+    ],
+)
+def test_invalid_vectors_refused_before_writing(filled: Store, bad: np.ndarray, message: str) -> None:
+    good = points_for(filled, [_doc(9)])
+    if bad.shape == (7,):
+        batch = [StoredPoint(p.id, bad, p.sparse, p.payload) for p in good]
+    else:
+        batch = [good[0], StoredPoint(good[1].id, bad, good[1].sparse, good[1].payload)]
+    with pytest.raises(InvalidVectorError, match=message):
+        filled.upsert(batch)
+    assert filled.describe().chunks == 12  # nothing of the batch was written
+
+
+def test_search_refuses_wrong_dimension(filled: Store) -> None:
+    with pytest.raises(InvalidVectorError, match="the index holds 8-dimensional vectors"):
+        filled.search(dense=np.ones(384, np.float32))
+
+
+def test_search_argument_errors(filled: Store) -> None:
+    with pytest.raises(StoreError, match="mode 'hybrid' needs query text"):
+        filled.search(dense=vector_for("0" * 8), mode="hybrid")
+    with pytest.raises(StoreError, match="unknown search mode 'sparse'; choose dense, bm25 or hybrid"):
+        filled.search(text="x", mode="sparse")  # type: ignore[arg-type]
+
+
+def test_closed_store_says_so(location: str) -> None:
+    store = _open(location)
+    store.create(fingerprint=FP)
+    store.close()
+    with pytest.raises(StoreError, match="is not open; call open"):
+        store.search(dense=vector_for("1" * 8))
+    if location.startswith("http"):
+        _open(location).delete_index()
+
+
+# -- search --------------------------------------------------------------------------------
+EVERYTHING = {d.publication_number for d in CORPUS}
+
+
+@pytest.mark.parametrize(
+    ("search_filter", "expected"),
+    [
+        (SearchFilter(cpc=["H"]), {"US1000B2", "US1001B2", "EP2000000A1", "WO2010000001A1"}),
+        (SearchFilter(cpc=["H04"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
+        (SearchFilter(cpc=["H04W"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
+        (SearchFilter(cpc=["H04W52"]), {"US1000B2", "US1001B2"}),
+        (SearchFilter(cpc=["H04W 52/02"]), {"US1000B2"}),
+        (SearchFilter(cpc=["H04W"], cpc_exclude=["H04B"]), {"US1000B2", "WO2010000001A1"}),
+        (SearchFilter(cpc_exclude=["H"]), {"US1002B2", "US1004B2"}),
+        (SearchFilter(ipc=["G06F"]), {"US1004B2"}),
+        (SearchFilter(countries=["ep", "wo"]), {"EP2000000A1", "WO2010000001A1"}),
+        (SearchFilter(kinds=["a1"]), {"EP2000000A1", "WO2010000001A1"}),
+        (SearchFilter(assignees=["APPLE INC"]), {"US1000B2"}),
+        (SearchFilter(exclude_publication_numbers=["US 1000 B2"]), EVERYTHING - {"US1000B2"}),
+        (SearchFilter(exclude_family_ids=["F1"]), EVERYTHING - {"US1000B2", "US1001B2"}),
+        (SearchFilter(publication_numbers=["US1002B2"]), {"US1002B2"}),
+        # strictly before the cutoff; a missing priority date does not match unless asked
+        (SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 1))]), {"US1000B2"}),
+        (
+            SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 2))]),
+            {"US1000B2", "US1001B2"},
+        ),
+        (
+            SearchFilter(dates=[DateRange(field="priority", since=date(2005, 6, 1), include_missing=True)]),
+            {"US1002B2", "EP2000000A1", "US1004B2", "WO2010000001A1"},
+        ),
+        (
+            SearchFilter(
+                dates=[DateRange(field="earliest", since=date(2009, 1, 1), before=date(2010, 1, 1))]
+            ),
+            {"US1004B2"},
+        ),
+        (SearchFilter(dates=[DateRange(field="filing", before=date(2020, 1, 1))]), {"US1004B2"}),
+    ],
+)
+def test_filters(filled: Store, search_filter: SearchFilter, expected: set[str]) -> None:
+    hits = filled.search(dense=vector_for("a" * 8), search_filter=search_filter, limit=100)
+    assert pubs(hits) == expected
+
+
+def test_section_filter_and_fetch_order(filled: Store) -> None:
+    claims = filled.search(
+        dense=vector_for("b" * 8), search_filter=SearchFilter(sections=["claim"]), limit=100
+    )
+    assert {h.payload["section"] for h in claims} == {"claim"} and len(claims) == 6
+    fetched = filled.fetch(SearchFilter(publication_numbers=["US1001B2", "US1000B2"]))
+    assert [(h.publication_number, h.payload["ordinal"]) for h in fetched] == [
+        ("US1000B2", 0),
+        ("US1000B2", 1),
+        ("US1001B2", 0),
+        ("US1001B2", 1),
+    ]
+
+
+def test_bm25_and_hybrid(filled: Store) -> None:
+    hits = filled.search(text="wireless charging battery", mode="bm25", limit=3)
+    assert hits[0].publication_number == "EP2000000A1"
+    assert filled.search(text="the of and", mode="bm25") == []  # only stop words
+    query = next(p.dense for p in points_for(filled) if p.payload["publication_number"] == "US1002B2")
+    fused = filled.search(dense=query, text="wireless charging battery", mode="hybrid", limit=4)
+    assert {"US1002B2", "EP2000000A1"} <= pubs(fused)
+    dbsf = filled.search(dense=query, text="wireless charging", mode="hybrid", fusion="dbsf", limit=2)
+    assert len(dbsf) == 2
+
+
+def test_groups_one_per_patent(filled: Store) -> None:
+    groups = filled.search_groups(dense=vector_for("c" * 8), limit=4, group_size=2)
+    assert len(groups) == 4 and len({g.key for g in groups}) == 4
+    assert all(len(g.hits) == 2 and {h.publication_number for h in g.hits} == {g.key} for g in groups)
+    assert [g.score for g in groups] == sorted((g.score for g in groups), reverse=True)
+    families = filled.search_groups(dense=vector_for("c" * 8), limit=10, group_by="family", group_size=4)
+    keys = {g.key for g in families}
+    assert "F1" in keys and len(keys) == 5  # F1 holds two patents; the rest are their own family
+
+
+def test_existing_hashes_and_deletes(store: Store) -> None:
+    filled = store
+    filled.upsert(points_for(filled))
+    hashes = filled.existing_hashes(["US1000B2", "US9999B2"])
+    expected = {p.id: p.payload["content_hash"] for p in points_for(filled, [CORPUS[0]])}
+    assert hashes == {"US1000B2": expected, "US9999B2": {}}
+    filled.delete_points([point_id("US1000B2", "claim", 1)])
+    filled.delete_patents(["US1001B2"])
+    assert (filled.describe().chunks, filled.describe().patents) == (9, 5)
+
+
+def test_backends_agree(tmp_path: Path) -> None:
+    """Congruence: Edge (client-side grouping) and local mode (Qdrant group-by) on the same data."""
+    edge, local = open_store(str(tmp_path / "edge")), open_store("qdrant-local::memory:")
+    for s in (edge, local):
+        s.create(fingerprint=FP)
+        s.upsert(points_for(s))
+    for seed in ("d" * 8, "e" * 8, "f" * 8):
+        query = vector_for(seed)
+        assert [h.id for h in edge.search(dense=query, limit=8)] == [
+            h.id for h in local.search(dense=query, limit=8)
+        ]
+        assert [g.key for g in edge.search_groups(dense=query, limit=3, group_size=1)] == [
+            g.key for g in local.search_groups(dense=query, limit=3, group_size=1)
+        ]
+    for s in (edge, local):
+        s.close()
+
+
+# -- concurrency ---------------------------------------------------------------------------
+_SECOND = textwrap.dedent(
+    """
+    import sys, time
+    from patent_rag.errors import IndexLockedError
+    from patent_rag.stores import open_store
+    started = time.monotonic()
+    try:
+        open_store(sys.argv[1]).open()
+    except IndexLockedError as error:
+        print("locked", round(time.monotonic() - started, 2), error)
+    else:
+        print("opened")
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["edge", "local-path"])
+def test_second_process_gets_a_clear_error_and_the_first_is_unharmed(tmp_path: Path, kind: str) -> None:
+    location = str(tmp_path / "index") if kind == "edge" else f"qdrant-local:{tmp_path / 'local'}"
+    first = open_store(location)
+    first.create(fingerprint=FP)
+    first.upsert(points_for(first, CORPUS[:3]))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", _SECOND, location],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    assert result.stdout.startswith("locked"), result.stdout + result.stderr
+    assert "is open in another process" in result.stdout and "Qdrant server" in result.stdout
+    first.upsert(points_for(first, CORPUS[3:]))  # unharmed: still writes and reads
+    assert first.describe().patents == 6
+    assert first.search(dense=vector_for("a" * 8), limit=1)
+    first.close()
+
+
+def test_second_store_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    first = EdgeStore(path=tmp_path / "index")
+    first.create(fingerprint=FP)
+    with pytest.raises(IndexLockedError, match=rf"open in another process \(pid {os.getpid()}\)"):
+        EdgeStore(path=tmp_path / "index").open()
+    first.close()
+    second = EdgeStore(path=tmp_path / "index")  # the lock is gone with the first store
+    assert second.open().chunks == 0
+    second.close()
+
+
+def test_crashed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    code = (
+        "import os, signal, sys\nfrom patent_rag.stores import open_store\n"
+        "from patent_rag.fingerprint import Fingerprint\n"
+        f"s = open_store(sys.argv[1]); s.create(fingerprint=Fingerprint(**{FP.as_dict()!r}))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "index")], env=env, timeout=120)
+    assert result.returncode == -9
+    store = open_store(str(tmp_path / "index"))
+    assert store.open(fingerprint=FP).chunks == 0
+    store.close()
+
+
+def test_a_foreign_directory_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(IndexExistsError, match="non-empty directory that is not a patent_rag index"):
+        EdgeStore(path=tmp_path).create(fingerprint=FP)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# -- locations, exports, layout ------------------------------------------------------------
+def test_open_store_locations(tmp_path: Path) -> None:
+    assert isinstance(open_store(str(tmp_path / "x")), EdgeStore)
+    assert open_store("qdrant-local::memory:").location == "qdrant-local::memory:#patents"
+    assert open_store(f"qdrant-local:{tmp_path}#mine").location == f"qdrant-local:{tmp_path}#mine"
+    assert open_store("https://user:pw@q.example:6333#c").location == "https://q.example:6333#c"
+    with pytest.raises(ConfigurationError, match=r"unsupported index location s3://\.\.\.; use a directory"):
+        open_store("s3://bucket/index")
+    with pytest.raises(ConfigurationError, match="apply to http"):
+        open_store(str(tmp_path / "x"), api_key_env="QDRANT_API_KEY")
+
+
+def test_local_mode_warns_about_ignored_options() -> None:
+    with pytest.warns(UserWarning, match="local mode ignores on_disk, quantization"):
+        open_store("qdrant-local::memory:", quantization=True)
+
+
+def test_exported_members() -> None:
+    assert stores_pkg.__all__ == sorted(stores_pkg.__all__)
+    for name in stores_pkg.__all__:
+        assert getattr(stores_pkg, name) is not None
+
+
+_codes = st.builds(
+    lambda s, c, sub, g, sg: f"{s}{c:02d}{sub}{g}/{sg:02d}",
+    st.sampled_from("ABCDEFGHY"),
+    st.integers(1, 99),
+    st.sampled_from("ABCDKLMNQW"),
+    st.integers(1, 9999),
+    st.integers(0, 999),
+)
+
+
+@given(_codes)
+def test_classification_prefixes_nest(code: str) -> None:
+    levels = classification_prefixes(code)
+    assert levels[0] == code[0] and levels[-1] == code and len(levels) == 5
+    assert all(b.startswith(a) for a, b in itertools.pairwise(levels))
+
+
+@given(st.text(min_size=1, max_size=20), st.sampled_from(["abstract", "claim"]), st.integers(0, 10_000))
+def test_point_ids_are_deterministic(number: str, section: str, ordinal: int) -> None:
+    assert point_id(number, section, ordinal) == point_id(number, section, ordinal)
+    assert point_id(number, section, ordinal) != point_id(number, section, ordinal + 1)
+
+
+def test_payload_layout() -> None:
+    doc = CORPUS[0]
+    payload = build_payload(doc, chunks_of(doc)[1])
+    assert payload["priority_date"] == "2001-05-01T00:00:00Z" and "filing_date" not in payload
+    assert payload["cpc_prefixes"] == ["H", "H04", "H04W", "H04W52", "H04W52/02"]
+    assert (payload["section"], payload["claim_number"], payload["ordinal"]) == ("claim", 1, 1)
+    assert payload["family_key"] == "F1" and build_payload(CORPUS[2], chunks_of(CORPUS[2])[0])[
+        "family_key"
+    ] == ("pn:US1002B2")
+    assert payload["_node_type"] == "TextNode" and payload["doc_id"] == "US1000B2"
+
+
+# -- error translation and API-key hygiene ---------------------------------------------------
+SECRET = "sk-test-7f3a9c1e5b"
+
+
+class _Qdrantish(BaseHTTPRequestHandler):
+    """A localhost HTTP peer answering every request with one status, recording the API key sent."""
+
+    status = 401
+    seen_keys: ClassVar[list[str | None]] = []
+
+    def _answer(self) -> None:
+        type(self).seen_keys.append(self.headers.get("api-key"))
+        body = json.dumps({"status": {"error": f"status {self.status}"}, "time": 0.0}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def peer() -> type[_Qdrantish]:
+    handler = type("Peer", (_Qdrantish,), {"seen_keys": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (401, BackendUnavailableError, r"refused the request \(401\): check the key in \$PR_TEST_KEY"),
+        (403, BackendUnavailableError, r"refused the request \(403\)"),
+        (404, IndexNotFoundError, "no such collection at"),
+        (503, BackendUnavailableError, r"is unavailable \(503\)"),
+    ],
+)
+def test_server_failures_are_translated_and_the_key_never_shows(
+    peer: type[_Qdrantish],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    error: type[Exception],
+    message: str,
+) -> None:
+    monkeypatch.setenv("PR_TEST_KEY", SECRET)
+    peer.status = status
+    caplog.set_level(logging.DEBUG)
+    store = open_store(f"{peer.url}#patents", api_key_env="PR_TEST_KEY")  # type: ignore[attr-defined]
+    with pytest.raises(error, match=message) as raised:
+        store.open()
+    assert peer.seen_keys and peer.seen_keys[0] == SECRET  # the key was sent ...
+    shown = [repr(store), str(raised.value), repr(raised.value), caplog.text, store.location]
+    assert all(SECRET not in text for text in shown)  # ... and never shown
+    assert "api_key=<set>" in repr(store)
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_unreachable_server(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = open_store(f"http://127.0.0.1:{_free_port()}", api_key=SECRET, timeout=5)
+    with pytest.raises(
+        BackendUnavailableError, match=r"cannot reach Qdrant at http://127\.0\.0\.1:\d+#patents"
+    ) as e:
+        store.exists()
+    assert SECRET not in str(e.value) and SECRET not in caplog.text and SECRET not in repr(store)
+
+
+def test_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PR_UNSET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="environment variable PR_UNSET_KEY is not set"):
+        open_store("https://q.example:6333", api_key_env="PR_UNSET_KEY")
+
+
+@pytest.mark.parametrize(
+    "kind", ["local-memory", "local-path", pytest.param("server", marks=pytest.mark.server)]
+)
+def test_client_failures_underneath_are_translated(kind: str, tmp_path: Path) -> None:
+    """The collection vanishes under an open store: local mode raises ValueError, a server 404."""
+    store = _open(_location(kind, tmp_path))
+    store.create(fingerprint=FP)
+    store.client.delete_collection(store.location.rpartition("#")[2])  # type: ignore[attr-defined]
+    with pytest.raises(IndexNotFoundError, match="no such collection at"):
+        store.search(dense=vector_for("a" * 8))
+    with pytest.raises(IndexNotFoundError, match="no such collection at"):
+        store.upsert(points_for(store, CORPUS[:1]))
+    store.close()
+
+
+def test_edge_failures_are_translated(tmp_path: Path) -> None:
+    """Edge raises bare ``Exception``s; the same failures map to the same errors as qdrant-client's."""
+    import qdrant_edge as qe
+
+    from patent_rag.stores._edge_convert import edge_errors
+
+    with pytest.raises(IndexNotFoundError, match="no Edge shard at"), edge_errors("x"):
+        qe.EdgeShard.load(str(tmp_path / "missing"))
+    config = qe.EdgeConfig(vectors={"dense": qe.EdgeVectorParams(size=8, distance=qe.Distance.Cosine)})
+    shard = qe.EdgeShard.create(str(tmp_path / "raw"), config)
+    with pytest.raises(InvalidVectorError, match="expected dim: 8, got 7"), edge_errors("x"):
+        shard.update(qe.UpdateOperation.upsert_points([qe.Point(1, {"dense": [0.1] * 7}, {})]))
+    with pytest.raises(IndexLockedError, match="open in another process"), edge_errors("x"):
+        qe.EdgeShard.load(str(tmp_path / "raw"))  # Edge's own WAL lock, below ours
+    shard.close()
+    with pytest.raises(IndexExistsError, match="already holds an Edge shard"), edge_errors("x"):
+        qe.EdgeShard.create(str(tmp_path / "raw"), config)
