@@ -50,8 +50,10 @@ from patsnap import DATA, DataMissing, citation_qrels, load_records, topical_que
 
 from patent_rag.documents import PatentDocument  # noqa: E402
 from patent_rag.evaluation import EvaluationResult, evaluate, load_qrels, score_run  # noqa: E402
+from patent_rag.query import CutoffField  # noqa: E402
 
 MEASURES = ("ndcg@10", "recall@100", "map", "mrr")
+CUTOFFS: tuple[CutoffField | None, ...] = (None, "priority")
 DEPTH = 100
 
 
@@ -238,6 +240,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-stock", action="store_true", help="leave out the llama-index stock pipeline")
     args = parser.parse_args()
+    for target in (args.json, args.per_query):
+        # Per-query rankings are derived from the PatSnap data: never written into the repository.
+        if target is not None and target.resolve().is_relative_to(ROOT):
+            parser.error(f"{target} is inside the repository; write PatSnap-derived results elsewhere")
     try:
         docs = {d.publication_number: d for d in (PatentDocument(**r) for r in load_records(args.data))}  # type: ignore[arg-type]
         qrels = load_qrels(citation_qrels(args.data))
@@ -302,7 +308,7 @@ def patent_rag_rows(
     rows = []
     try:
         for name, options in configs:
-            for cutoff in (None, "priority"):
+            for cutoff in CUTOFFS:
                 retriever = PriorArtRetriever(index=store, embedding=encoder, cutoff=cutoff, **options)
                 started = time.perf_counter()
                 cited = evaluate(retriever, qrels, top_k=DEPTH, measures=MEASURES)
@@ -312,7 +318,7 @@ def patent_rag_rows(
                 rows.append(Row(name, cutoff or "none", cited, topical, time.perf_counter() - started))
                 print(format_row(rows[-1]), flush=True)
         for weight in rerank_weights:
-            for cutoff in (None, "priority"):
+            for cutoff in CUTOFFS:
                 hybrid = PriorArtRetriever(index=store, embedding=encoder, cutoff=cutoff, fusion="dbsf")
                 started = time.perf_counter()
                 reranked = ClassificationRerank(hybrid, store, weight=weight)

@@ -327,6 +327,7 @@ def test_section_filter_and_fetch_order(filled: Store) -> None:
         dense=vector_for("b" * 8), search_filter=SearchFilter(sections=["claim"]), limit=100
     )
     assert {h.payload["section"] for h in claims} == {"claim"} and len(claims) == 6
+    assert "_node_content" not in claims[0].payload  # llama-index's copy of the text stays in the index
     fetched = filled.fetch(SearchFilter(publication_numbers=["US1001B2", "US1000B2"]))
     assert [(h.publication_number, h.payload["ordinal"]) for h in fetched] == [
         ("US1000B2", 0),

@@ -7,11 +7,15 @@ that tests call directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
+
+if TYPE_CHECKING:
+    from patent_rag.stores import SearchFilter
+    from patent_rag.stores.base import SearchMode
 
 __all__: list[str] = []
 
@@ -46,15 +50,15 @@ CountryOption = Annotated[
 ]
 
 
-def _mode(mode: str) -> str:
+def _mode(mode: str) -> SearchMode:
     if mode not in MODES:
         raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
+    return cast("SearchMode", mode)
 
 
 def _filter(
     cpc: list[str] | None, not_cpc: list[str] | None, ipc: list[str] | None, country: list[str] | None
-):  # type: ignore[no-untyped-def]
+) -> SearchFilter:
     from patent_rag.cli.search import build_filter
 
     return build_filter(cpc=cpc or (), cpc_exclude=not_cpc or (), ipc=ipc or (), countries=country or ())
@@ -138,7 +142,7 @@ def search(
         index=index,
         top_k=top_k,
         mode=_mode(mode),
-        before=before,  # type: ignore[arg-type]
+        before=before,
         search_filter=_filter(cpc, not_cpc, ipc, country),
         model=model,
         model_path=model_path,
@@ -179,7 +183,7 @@ def prior_art(
         index=index,
         top_k=top_k,
         mode=_mode(mode),
-        cutoff=cutoff,  # type: ignore[arg-type]
+        cutoff=cutoff,
         before=before,
         search_filter=_filter(cpc, not_cpc, ipc, country),
         model=model,
@@ -223,7 +227,7 @@ def ask(
         top_k=top_k,
         mode=_mode(mode),
         before=before,
-        search_filter=_filter(cpc, None, None, None),  # type: ignore[arg-type]
+        search_filter=_filter(cpc, None, None, None),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -238,7 +242,7 @@ def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption
     """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
     from patent_rag.cli.search import run_demo
 
-    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=out)  # type: ignore[arg-type]
+    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=out)
 
 
 @app.command("eval")
@@ -277,7 +281,7 @@ def evaluate(
         queries=queries,
         mode=_mode(mode),
         cutoff=cutoff,
-        top_k=top_k,  # type: ignore[arg-type]
+        top_k=top_k,
         per_query=per_query,
         model=model,
         model_path=model_path,

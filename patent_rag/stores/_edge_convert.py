@@ -25,10 +25,12 @@ from patent_rag.errors import (
 )
 from patent_rag.stores.base import RRF_K, StoredPoint
 from patent_rag.stores.filters import AnyOf, CompiledFilter, DateWindow
-from patent_rag.stores.layout import DENSE_VECTOR, SPARSE_VECTOR
+from patent_rag.stores.layout import DENSE_VECTOR, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
 from patent_rag.stores.sparse import SparseTerms
 
-__all__ = ["edge_errors", "edge_filter", "first_chunks", "point", "query_request"]
+__all__ = ["PAYLOAD", "edge_errors", "edge_filter", "first_chunks", "point", "query_request"]
+
+PAYLOAD = qe.PayloadSelector.Exclude(list(LLAMA_INDEX_FIELDS))
 
 
 @contextmanager
@@ -103,13 +105,13 @@ def query_request(
         else None
     )
     if mode == "dense":
-        return qe.QueryRequest(limit=limit, query=dense_query, filter=flt, with_payload=True)
+        return qe.QueryRequest(limit=limit, query=dense_query, filter=flt, with_payload=PAYLOAD)
     if mode == "bm25":
-        return qe.QueryRequest(limit=limit, query=sparse_query, filter=flt, with_payload=True)
+        return qe.QueryRequest(limit=limit, query=sparse_query, filter=flt, with_payload=PAYLOAD)
     prefetches = [qe.Prefetch(limit=candidates, query=dense_query, filter=flt)]
     if sparse:
         prefetches.append(qe.Prefetch(limit=candidates, query=sparse_query, filter=flt))
     method: Any = (
         qe.Fusion.Rrf(k=RRF_K) if fusion == "rrf" else qe.Fusion.Dbsf()
     )  # the stub types Fusion only
-    return qe.QueryRequest(limit=limit, prefetches=prefetches, query=method, filter=flt, with_payload=True)
+    return qe.QueryRequest(limit=limit, prefetches=prefetches, query=method, filter=flt, with_payload=PAYLOAD)

@@ -41,10 +41,13 @@ from patent_rag.errors import (
 )
 from patent_rag.stores.base import RRF_K, StoredPoint
 from patent_rag.stores.filters import AnyOf, CompiledFilter, DateWindow
-from patent_rag.stores.layout import DENSE_VECTOR, SPARSE_VECTOR
+from patent_rag.stores.layout import DENSE_VECTOR, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
 from patent_rag.stores.sparse import SparseTerms
 
-__all__ = ["client_errors", "client_filter", "first_chunks", "point", "query_parts", "scrub"]
+__all__ = ["PAYLOAD", "client_errors", "client_filter", "first_chunks", "point", "query_parts", "scrub"]
+
+
+PAYLOAD = m.PayloadSelectorExclude(exclude=list(LLAMA_INDEX_FIELDS))
 
 
 def scrub(text: str, secret: str | None) -> str:

@@ -289,7 +289,7 @@ class EdgeStore:
         report(f"optimized in {seconds:.1f} s")
 
     # -- reads -------------------------------------------------------------------------------
-    def _scroll(self, search_filter: SearchFilter, fields: list[str] | bool, limit: int) -> list[Any]:
+    def _scroll(self, search_filter: SearchFilter, fields: Any, limit: int) -> list[Any]:
         flt = e.edge_filter(compile_filter(search_filter))
         records: list[Any] = []
         offset = None
@@ -314,7 +314,7 @@ class EdgeStore:
 
     def fetch(self, search_filter: SearchFilter, *, limit: int = 1000) -> list[SearchHit]:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
-        return ordered_hits(self._scroll(search_filter, True, limit))
+        return ordered_hits(self._scroll(search_filter, e.PAYLOAD, limit))
 
     def search(
         self,

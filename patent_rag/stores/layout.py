@@ -28,6 +28,7 @@ __all__ = [
     "DENSE_VECTOR",
     "INDEXED_FIELDS",
     "LAYOUT_VERSION",
+    "LLAMA_INDEX_FIELDS",
     "POINT_NAMESPACE",
     "SPARSE_VECTOR",
     "assignee_key",
@@ -42,6 +43,9 @@ SPARSE_VECTOR = "bm25"
 # Bump when the payload written for the same chunk changes: it is part of every point's hash, so
 # a re-ingest after an upgrade rewrites the points instead of skipping them as unchanged.
 LAYOUT_VERSION = 1
+# Written for llama-index's QdrantVectorStore, left out of our own search results (the node JSON
+# repeats the chunk text: returning it would double what every query reads).
+LLAMA_INDEX_FIELDS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
 POINT_NAMESPACE = uuid.UUID("6f1c2a52-3b0e-5a8e-9a43-8d1f0c4e7b21")
 
 # field -> index kind. Every field a filter or a group-by touches is indexed (server and Edge use

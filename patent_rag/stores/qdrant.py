@@ -354,7 +354,7 @@ class QdrantStore:
             )
 
     # -- reads -------------------------------------------------------------------------------
-    def _scroll(self, flt: m.Filter | None, fields: list[str] | bool, limit: int) -> list[Any]:
+    def _scroll(self, flt: m.Filter | None, fields: Any, limit: int) -> list[Any]:
         records: list[Any] = []
         offset = None
         with self._errors():
@@ -382,7 +382,7 @@ class QdrantStore:
 
     def fetch(self, search_filter: SearchFilter, *, limit: int = 1000) -> list[SearchHit]:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
-        return ordered_hits(self._scroll(c.client_filter(compile_filter(search_filter)), True, limit))
+        return ordered_hits(self._scroll(c.client_filter(compile_filter(search_filter)), c.PAYLOAD, limit))
 
     def _query(
         self,
@@ -421,7 +421,9 @@ class QdrantStore:
         if parts is None:
             return []
         with self._errors():
-            points = self._open.query_points(self._collection, limit=limit, with_payload=True, **parts).points
+            points = self._open.query_points(
+                self._collection, limit=limit, with_payload=c.PAYLOAD, **parts
+            ).points
         return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
     def search_groups(
@@ -447,7 +449,7 @@ class QdrantStore:
                 group_by=GROUP_FIELDS[group_by],
                 limit=limit,
                 group_size=group_size,
-                with_payload=True,
+                with_payload=c.PAYLOAD,
                 **parts,
             )
         return [
