@@ -36,7 +36,7 @@ ApiKeyEnvOption = Annotated[
     str | None, typer.Option("--api-key-env", help="Environment variable holding the Qdrant server API key.")
 ]
 TopKOption = Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents to return.")]
-ModeOption = Annotated[str, typer.Option("--mode", help="dense, bm25 or hybrid (RRF fusion).")]
+ModeOption = Annotated[str, typer.Option("--mode", help="dense, bm25 or hybrid (BM25 + dense, score-based fusion).")]
 BeforeOption = Annotated[
     str | None, typer.Option("--before", help="Keep patents whose priority date is before YYYY-MM-DD.")
 ]
