@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+from rich.console import Console
 
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
 
@@ -36,7 +37,9 @@ ApiKeyEnvOption = Annotated[
     str | None, typer.Option("--api-key-env", help="Environment variable holding the Qdrant server API key.")
 ]
 TopKOption = Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents to return.")]
-ModeOption = Annotated[str, typer.Option("--mode", help="dense, bm25 or hybrid (BM25 + dense, score-based fusion).")]
+ModeOption = Annotated[
+    str, typer.Option("--mode", help="dense, bm25 or hybrid (BM25 + dense, score-based fusion).")
+]
 BeforeOption = Annotated[
     str | None, typer.Option("--before", help="Keep patents whose priority date is before YYYY-MM-DD.")
 ]
@@ -48,6 +51,11 @@ IpcOption = Annotated[list[str] | None, typer.Option("--ipc", help="IPC prefix t
 CountryOption = Annotated[
     list[str] | None, typer.Option("--country", help="Country code to keep (repeatable).")
 ]
+
+
+def _console(as_json: bool) -> Console:
+    # With --json, stdout carries exactly one JSON document; status lines go to stderr.
+    return err if as_json else out
 
 
 def _mode(mode: str) -> SearchMode:
@@ -114,7 +122,7 @@ def info(index: IndexOption, api_key_env: ApiKeyEnvOption = None, as_json: JsonO
     """Show an index: backend, patents, chunks and the encoder fingerprint."""
     from patent_rag.cli.ingest import run_info
 
-    run_info(index, console=out, api_key_env=api_key_env, as_json=as_json)
+    run_info(index, console=_console(as_json), api_key_env=api_key_env, as_json=as_json)
 
 
 @app.command()
@@ -148,7 +156,7 @@ def search(
         model_path=model_path,
         index_api_key_env=api_key_env,
         as_json=as_json,
-        console=out,
+        console=_console(as_json),
     )
 
 
@@ -190,7 +198,7 @@ def prior_art(
         model_path=model_path,
         index_api_key_env=api_key_env,
         as_json=as_json,
-        console=out,
+        console=_console(as_json),
     )
 
 
@@ -232,7 +240,7 @@ def ask(
         model_path=model_path,
         index_api_key_env=api_key_env,
         as_json=as_json,
-        console=out,
+        console=_console(as_json),
     )
 
 
@@ -242,7 +250,7 @@ def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption
     """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
     from patent_rag.cli.search import run_demo
 
-    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=out)
+    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=_console(as_json))
 
 
 @app.command("eval")
@@ -287,5 +295,5 @@ def evaluate(
         model_path=model_path,
         index_api_key_env=api_key_env,
         as_json=as_json,
-        console=out,
+        console=_console(as_json),
     )
