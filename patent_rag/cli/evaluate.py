@@ -14,16 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from patent_rag.cli import print_json
+from patent_rag.cli.search import open_retriever
 from patent_rag.errors import ConfigurationError
 from patent_rag.evaluation import DEFAULT_MEASURES, EvaluationResult, evaluate, load_qrels, load_queries
-from patent_rag.query import CutoffField
-from patent_rag.retriever import PriorArtRetriever
-from patent_rag.stores import open_store
 from patent_rag.stores.base import SearchMode
 
 __all__ = ["result_table", "run_eval"]
 
-_CUTOFFS = ("priority", "filing", "publication", "none")
 _MODES = ("dense", "bm25", "hybrid")
 
 
@@ -69,34 +66,27 @@ def run_eval(
     Example:
         >>> run_eval(index="idx", qrels=Path("qrels.tsv"), as_json=True, console=Console())  # doctest: +SKIP
     """
-    from patent_rag.resolve import encoder_for_index
-
-    if cutoff not in _CUTOFFS:
-        raise ConfigurationError(f"--cutoff must be one of {', '.join(_CUTOFFS)}, got {cutoff!r}")
     if mode not in _MODES:
         raise ConfigurationError(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if top_k < 1:
         raise ConfigurationError(f"--top-k must be at least 1, got {top_k}")
     judged = load_qrels(qrels, ignore_kind=ignore_kind)
     texts = load_queries(queries) if queries is not None else None
-    chosen: CutoffField | None = None if cutoff == "none" else cutoff  # type: ignore[assignment]
-    store = open_store(index, api_key_env=index_api_key_env)
-    try:
-        store.open()
-        encoder = (
-            encoder_for_index(store.metadata.fingerprint, model=model, model_path=model_path)
-            if mode != "bm25"
-            else None
-        )
-        retriever = PriorArtRetriever(index=store, embedding=encoder, top_k=top_k, mode=mode, cutoff=chosen)
+    with open_retriever(
+        index,
+        mode=mode,
+        top_k=top_k,
+        cutoff=cutoff,
+        model=model,
+        model_path=model_path,
+        index_api_key_env=index_api_key_env,
+    ) as retriever:
         # No spinner with --json: stdout carries exactly one JSON object.
         status = contextlib.nullcontext() if as_json else console.status(f"evaluating {len(judged)} queries")
         with status:
             result = evaluate(
                 retriever, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
             )
-    finally:
-        store.close()
     settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff}
     result = EvaluationResult(result.metrics, result.per_query, result.skipped, settings)
     if per_query is not None:

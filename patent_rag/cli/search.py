@@ -107,7 +107,7 @@ def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:
 
 
 @contextlib.contextmanager
-def _retriever(
+def open_retriever(
     index: str,
     *,
     mode: SearchMode,
@@ -171,7 +171,7 @@ def run_search(
         >>> run_search("low power CMOS VCO", index="my-index", console=Console())  # doctest: +SKIP
     """
     cutoff = parse_date(before)
-    with _retriever(
+    with open_retriever(
         index,
         mode=mode,
         top_k=top_k,
@@ -212,7 +212,7 @@ def run_prior_art(
     Example:
         >>> run_prior_art("US8089324B2", index="my-index", console=Console())  # doctest: +SKIP
     """
-    with _retriever(
+    with open_retriever(
         index,
         mode=mode,
         top_k=top_k,
@@ -286,7 +286,7 @@ def run_ask(
 
     llm = OpenAICompatibleLLM(base_url=llm_url, model=llm_model, api_key_env=llm_api_key_env)
     try:
-        with _retriever(
+        with open_retriever(
             index,
             mode=mode,
             top_k=top_k,
