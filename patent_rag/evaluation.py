@@ -349,6 +349,7 @@ def evaluate(
         "top_k": top_k,
         "mode": getattr(retriever, "mode", None),
         "cutoff": getattr(retriever, "cutoff", None) if queries is None else None,
+        "boosts": repr(getattr(retriever, "boosts", None)) if queries is None else None,
     }
     return score_run(
         run, qrels, measures=list(chosen), ignore_kind=ignore_kind, skipped=skipped, settings=settings

@@ -93,6 +93,7 @@ class PatentHit(BaseModel):
     cpc: list[str] = Field(default_factory=list)
     ipc: list[str] = Field(default_factory=list)
     assignees: list[str] = Field(default_factory=list)
+    inventors: list[str] = Field(default_factory=list)
     score: float
     evidence: list[Evidence] = Field(default_factory=list)
 
@@ -174,6 +175,7 @@ def hit_from_hits(hits: Iterable[SearchHit], *, rank: int, score: float, limit: 
         cpc=list(payload.get("cpc") or []),
         ipc=list(payload.get("ipc") or []),
         assignees=list(payload.get("assignees") or []),
+        inventors=list(payload.get("inventors") or []),
         score=score,
         evidence=[evidence_from_hit(hit) for hit in ordered],
     )

@@ -74,7 +74,8 @@ class QueryText:
 
 @dataclass(frozen=True)
 class PatentQuery:
-    """A patent as a query: its texts, its identity (to exclude it) and its dates (for the cutoff)."""
+    """A patent as a query: its texts, its identity (to exclude it), its dates (for the cutoff) and the
+    bibliography the :mod:`~patent_rag.boosts` compare candidates with."""
 
     publication_number: str
     texts: tuple[QueryText, ...]
@@ -83,6 +84,10 @@ class PatentQuery:
     priority_date: date | None = None
     filing_date: date | None = None
     publication_date: date | None = None
+    cpc: tuple[str, ...] = ()
+    ipc: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    inventors: tuple[str, ...] = ()
 
     @property
     def earliest_date(self) -> date | None:
@@ -124,6 +129,10 @@ def query_from_document(
         priority_date=doc.priority_date,
         filing_date=doc.filing_date,
         publication_date=doc.publication_date,
+        cpc=tuple(doc.cpc),
+        ipc=tuple(doc.ipc),
+        assignees=tuple(doc.assignees),
+        inventors=tuple(doc.inventors),
     )
 
 
@@ -195,6 +204,10 @@ def query_from_store(
         priority_date=payload_date(first.get("priority_date")),
         filing_date=payload_date(first.get("filing_date")),
         publication_date=payload_date(first.get("publication_date")),
+        cpc=tuple(first.get("cpc") or ()),
+        ipc=tuple(first.get("ipc") or ()),
+        assignees=tuple(first.get("assignees") or ()),
+        inventors=tuple(first.get("inventors") or ()),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from patent_rag.boosts import MetadataBoosts
 from patent_rag.cli.evaluate import run_eval
 from patent_rag.documents import PatentDocument
 from patent_rag.errors import ConfigurationError, ParseError
@@ -234,6 +235,7 @@ def test_query_by_patent_excludes_itself_and_respects_the_cutoff(index, minilm_e
         "top_k": 10,
         "mode": "dense",
         "cutoff": "priority",
+        "boosts": repr(MetadataBoosts()),
     }
 
 
@@ -270,6 +272,7 @@ def test_run_eval_json_schema(index, qrels_file, tmp_path: Path, capsys) -> None
     assert list(data["skipped"]) == ["US1234567B2"]
     assert data["settings"]["mode"] == "bm25" and data["settings"]["cutoff"] == "none"
     assert data["settings"]["top_k"] == 20 and data["settings"]["index"] == index
+    assert data["settings"]["boost"] is True and data["settings"]["boosts"].startswith("MetadataBoosts(")
     saved = json.loads((tmp_path / "per_query.json").read_text())
     assert saved["per_query"][0]["query_id"] == "US9000001B2"
     run_eval(index=index, qrels=qrels_file, mode="bm25", console=screen)

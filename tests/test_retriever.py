@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from llama_index.core.schema import NodeWithScore
 
+from patent_rag.boosts import MetadataBoosts
 from patent_rag.chunking import Chunker
 from patent_rag.documents import Claim, PatentDocument
 from patent_rag.errors import ConfigurationError, FingerprintMismatchError
@@ -345,6 +346,29 @@ def test_family_exclusion_and_family_grouping(dated_store, minilm_encoder) -> No
     by_family = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, group_by="family", top_k=10)
     hits = by_family.search("voltage controlled oscillator")
     assert len(hits) == len({hit.family_id or hit.publication_number for hit in hits}) == 7
+
+
+def test_boosts_rescore_patent_queries_only(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
+    query = QUERY_RECORD.model_copy(update={"cpc": ["H03L7/099"], "family_id": None})
+    assert retriever_query_codes(dated_store, minilm_encoder, query) == ("H03L7/099",)
+    plain = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=None, top_k=10)
+    strong = MetadataBoosts(classification=5.0, assignee=0.0, inventor=0.0, date_proximity=0.0)
+    boosted = PriorArtRetriever(
+        index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=strong, top_k=10
+    )
+    # The one candidate sharing the query's CPC symbol comes first; the rest keep their order.
+    unboosted = numbers(plain.prior_art(query))
+    assert unboosted[0] != "US1000005B2"  # else the test could not tell boosting from not
+    assert numbers(boosted.prior_art(query)) == ["US1000005B2"] + [n for n in unboosted if n != "US1000005B2"]
+    # Free text has no bibliography to compare: identical results either way.
+    text = "voltage controlled oscillator"
+    assert [(h.publication_number, h.score) for h in boosted.search(text)] == [
+        (h.publication_number, h.score) for h in plain.search(text)
+    ]
+
+
+def retriever_query_codes(store: Store, encoder, record: PatentDocument) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return PriorArtRetriever(index=store, embedding=encoder).patent_query(record).cpc
 
 
 @pytest.mark.parametrize(

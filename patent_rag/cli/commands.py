@@ -48,6 +48,13 @@ CpcExcludeOption = Annotated[
     list[str] | None, typer.Option("--not-cpc", help="CPC prefix to exclude (repeatable).")
 ]
 IpcOption = Annotated[list[str] | None, typer.Option("--ipc", help="IPC prefix to keep (repeatable).")]
+BoostOption = Annotated[
+    bool,
+    typer.Option(
+        "--boost/--no-boost",
+        help="Rescore patent queries by shared classification, assignee, inventor and date proximity.",
+    ),
+]
 CountryOption = Annotated[
     list[str] | None, typer.Option("--country", help="Country code to keep (repeatable).")
 ]
@@ -178,6 +185,7 @@ def prior_art(
     not_cpc: CpcExcludeOption = None,
     ipc: IpcOption = None,
     country: CountryOption = None,
+    boost: BoostOption = True,
     model: IndexModelOption = None,
     model_path: ModelPathOption = None,
     api_key_env: ApiKeyEnvOption = None,
@@ -194,6 +202,7 @@ def prior_art(
         cutoff=cutoff,
         before=before,
         search_filter=_filter(cpc, not_cpc, ipc, country),
+        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -275,6 +284,7 @@ def evaluate(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Save per-query measures here (JSON) for comparisons.")
     ] = None,
+    boost: BoostOption = True,
     model: IndexModelOption = None,
     model_path: ModelPathOption = None,
     api_key_env: ApiKeyEnvOption = None,
@@ -291,6 +301,7 @@ def evaluate(
         cutoff=cutoff,
         top_k=top_k,
         per_query=per_query,
+        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,

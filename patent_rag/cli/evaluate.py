@@ -48,6 +48,7 @@ def run_eval(
     measures: Sequence[str] = DEFAULT_MEASURES,
     ignore_kind: bool = False,
     per_query: Path | None = None,
+    boost: bool = True,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -77,6 +78,7 @@ def run_eval(
         mode=mode,
         top_k=top_k,
         cutoff=cutoff,
+        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=index_api_key_env,
@@ -87,7 +89,7 @@ def run_eval(
             result = evaluate(
                 retriever, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
             )
-    settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff}
+    settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff, "boost": boost}
     result = EvaluationResult(result.metrics, result.per_query, result.skipped, settings)
     if per_query is not None:
         result.save(per_query)

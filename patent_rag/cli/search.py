@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from patent_rag.boosts import MetadataBoosts
 from patent_rag.cli import print_json
 from patent_rag.errors import ConfigurationError
 from patent_rag.hits import PatentHit
@@ -115,6 +116,7 @@ def open_retriever(
     cutoff: str = "priority",
     include_undated: bool = False,
     search_filter: SearchFilter | None = None,
+    boost: bool = True,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -140,6 +142,7 @@ def open_retriever(
             cutoff=chosen,
             include_undated=include_undated,
             filters=search_filter,
+            boosts=MetadataBoosts() if boost else None,
         )
     finally:
         store.close()
@@ -199,6 +202,7 @@ def run_prior_art(
     before: date | str | None = None,
     include_undated: bool = False,
     search_filter: SearchFilter | None = None,
+    boost: bool = True,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -207,7 +211,8 @@ def run_prior_art(
 ) -> list[PatentHit]:
     """Prior art for a patent in the index: its claims and abstract as queries, itself and its family
     excluded, candidates dated (``cutoff``: priority | filing | publication | none) strictly before its
-    earliest priority date (or ``before``).
+    earliest priority date (or ``before``), rescored by :class:`~patent_rag.boosts.MetadataBoosts`
+    unless ``boost`` is false.
 
     Example:
         >>> run_prior_art("US8089324B2", index="my-index", console=Console())  # doctest: +SKIP
@@ -219,6 +224,7 @@ def run_prior_art(
         cutoff=cutoff,
         include_undated=include_undated,
         search_filter=search_filter,
+        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=index_api_key_env,

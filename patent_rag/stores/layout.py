@@ -156,6 +156,7 @@ def build_payload(doc: PatentDocument, chunk: Chunk) -> dict[str, Any]:
         "ipc_prefixes": _prefixes(doc.ipc),
         "assignees": doc.assignees,
         "assignee_keys": [assignee_key(name) for name in doc.assignees],
+        "inventors": doc.inventors,
     }
     optional = {
         "family_id": doc.family_id,
