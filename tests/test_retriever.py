@@ -402,6 +402,17 @@ def test_classification_prefix_filters(dated_store, minilm_encoder, search_filte
 
 
 # -- fusion, reranking, MMR ----------------------------------------------------------------------
+def test_equal_scores_group_the_same_whatever_order_the_engine_returns() -> None:
+    def hit(chunk: str, number: str, score: float) -> SearchHit:
+        return SearchHit(chunk, score, {"publication_number": number})
+
+    hits = [hit("c1", "US2", 0.9), hit("c2", "US1", 0.9), hit("c3", "US3", 0.5), hit("c4", "US2", 0.5)]
+    expected = group_hits(hits, field="publication_number", limit=3, group_size=2)
+    assert [group.key for group in expected] == ["US1", "US2", "US3"]
+    for shuffled in (hits[::-1], [hits[1], hits[0], hits[3], hits[2]]):
+        assert group_hits(shuffled, field="publication_number", limit=3, group_size=2) == expected
+
+
 def test_reciprocal_rank_fusion_by_hand() -> None:
     def ranking(*keys: str) -> list[HitGroup]:
         return [HitGroup(key, (SearchHit(f"{key}-{i}", 1.0 - i / 10, {}),)) for i, key in enumerate(keys)]

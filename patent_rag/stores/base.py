@@ -295,14 +295,18 @@ def ordered_hits(records: Iterable[Any]) -> list[SearchHit]:
 
 
 def group_hits(hits: Sequence[SearchHit], *, field: str, limit: int, group_size: int) -> list[HitGroup]:
-    """Group score-ordered hits by a payload field, groups ranked by their best hit."""
+    """Group score-ordered hits by a payload field, groups ranked by their best hit.
+
+    Equal scores (identical texts, e.g. an application and its grant) are ordered by chunk id and
+    group key: engines return ties in no fixed order, and a ranking should not change between runs.
+    """
     groups: dict[str, list[SearchHit]] = {}
-    for hit in hits:
+    for hit in sorted(hits, key=lambda hit: (-hit.score, hit.id)):
         key = hit.payload.get(field)
         if key is None:
             continue
         members = groups.setdefault(str(key), [])
         if len(members) < group_size:
             members.append(hit)
-    ranked = sorted(groups.items(), key=lambda item: -item[1][0].score)
+    ranked = sorted(groups.items(), key=lambda item: (-item[1][0].score, item[0]))
     return [HitGroup(key, tuple(members)) for key, members in ranked[:limit]]
