@@ -358,6 +358,61 @@ def test_groups_one_per_patent(filled: Store) -> None:
     assert "F1" in keys and len(keys) == 5  # F1 holds two patents; the rest are their own family
 
 
+def test_groups_carry_full_payloads(filled: Store) -> None:
+    """Edge ranks groups on the group key alone and reads the kept chunks' payloads afterwards."""
+    groups = filled.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2)
+    searched = {h.id: h for h in filled.search(dense=vector_for("c" * 8), limit=100)}
+    for hit in (hit for group in groups for hit in group.hits):
+        assert hit.payload == searched[hit.id].payload and hit.score == pytest.approx(searched[hit.id].score)
+        assert hit.payload["text"] and "_node_content" not in hit.payload
+
+
+def test_edge_groups_drop_chunks_deleted_before_their_payloads_are_read(tmp_path: Path) -> None:
+    store = EdgeStore(path=tmp_path / "index")
+    store.create(fingerprint=FP)
+    store.upsert(points_for(store))
+    groups = store.search_groups(dense=vector_for("c" * 8), limit=2, group_size=2)
+    gone = groups[0].hits[0].id
+    store.delete_points([gone])
+    refilled = store._with_payloads(groups)
+    assert gone not in {hit.id for group in refilled for hit in group.hits}
+    assert all(group.hits for group in refilled)
+    store.close()
+
+
+def test_edge_index_with_the_previous_shard_settings_still_opens(tmp_path: Path) -> None:
+    """Indexes created before the memory settings (default tiers, plain index types) open and search."""
+    import qdrant_edge as qe
+
+    from patent_rag.stores import _edge_convert
+
+    old_kinds = {
+        "keyword": qe.PayloadSchemaType.Keyword,
+        "datetime": qe.PayloadSchemaType.Datetime,
+        "integer": qe.PayloadSchemaType.Integer,
+    }
+
+    def old_config(dim: int) -> qe.EdgeConfig:
+        return qe.EdgeConfig(
+            vectors={"dense": qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_edge_convert, "shard_config", old_config)
+        patch.setattr(_edge_convert, "field_index", old_kinds.__getitem__)
+        old = EdgeStore(path=tmp_path / "index")
+        old.create(fingerprint=FP)
+        old.upsert(points_for(old))
+        old.optimize()
+        before = old.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2)
+        old.close()
+    reopened = EdgeStore(path=tmp_path / "index")
+    assert reopened.open(fingerprint=FP).chunks == len(points_for(reopened))
+    assert reopened.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2) == before
+    reopened.close()
+
+
 def test_existing_hashes_and_deletes(store: Store) -> None:
     filled = store
     filled.upsert(points_for(filled))

@@ -19,7 +19,12 @@ Facts about Edge 0.9 this module is built on (measured, not assumed):
   HNSW/payload indexes; it holds the GIL until done, so progress is reported before and after).
 - No group-by in the Python API: :meth:`EdgeStore.search_groups` groups client-side, fetching
   more chunks until at least ``limit`` distinct patents are seen, which makes the top patents
-  exact with respect to the chunk scores.
+  exact with respect to the chunk scores. Reading a payload costs more than scoring a vector, so
+  the grouping reads only the group key, then the full payloads of the chunks it keeps.
+- Edge drops a shard's files from the page cache on ``close()``; what is not warmed at ``load()``
+  (memory tier "Cached") is read from disk by the first queries that touch it. New shards warm
+  everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`); shards created
+  before keep the settings they were created with and still open.
 - Edge accepts NaN and all-zero vectors silently; we refuse them before writing.
 - ``MatchValue(True)`` does not match boolean payloads in 0.9, so the layout avoids booleans.
 """
@@ -31,6 +36,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -61,7 +67,7 @@ from patent_rag.stores.base import (
     widening_groups,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
-from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
+from patent_rag.stores.layout import INDEXED_FIELDS
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["EdgeStore"]
@@ -71,11 +77,6 @@ logger = logging.getLogger(__name__)
 _META = "patent_rag.json"
 _LOCK = ".lock"
 _SHARD = "shard"
-_SCHEMA = {
-    "keyword": qe.PayloadSchemaType.Keyword,
-    "datetime": qe.PayloadSchemaType.Datetime,
-    "integer": qe.PayloadSchemaType.Integer,
-}
 
 
 class EdgeStore:
@@ -195,15 +196,12 @@ class EdgeStore:
             if (path / "edge_config.json").is_file():
                 self._shard = qe.EdgeShard.load(str(path))
             else:
-                dense = qe.EdgeVectorParams(size=self.metadata.fingerprint.dim, distance=qe.Distance.Cosine)
-                sparse = qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
-                config = qe.EdgeConfig(vectors={DENSE_VECTOR: dense}, sparse_vectors={SPARSE_VECTOR: sparse})
-                self._shard = qe.EdgeShard.create(str(path), config)
+                self._shard = qe.EdgeShard.create(str(path), e.shard_config(self.metadata.fingerprint.dim))
             # Idempotent, so it also completes a creation that was interrupted.
             present = set(self._shard.info().payload_schema)
             for name, kind in INDEXED_FIELDS.items():
                 if name not in present:
-                    self._shard.update(qe.UpdateOperation.create_field_index(name, _SCHEMA[kind]))
+                    self._shard.update(qe.UpdateOperation.create_field_index(name, e.field_index(kind)))
 
     def _close_shard(self) -> None:
         if self._shard is not None:
@@ -339,6 +337,9 @@ class EdgeStore:
         request = e.query_request(
             vector, sparse, mode=mode, flt=flt, limit=limit, candidates=size, fusion=fusion
         )
+        return self._query(request)
+
+    def _query(self, request: qe.QueryRequest) -> list[SearchHit]:
         with e.edge_errors(self.location):
             points = self._engine.query(request)
         return [SearchHit(str(point.id), float(point.score), dict(point.payload or {})) for point in points]
@@ -359,24 +360,57 @@ class EdgeStore:
         """One group per patent (or family), grouped client-side (Edge has no group-by).
 
         See :func:`~patent_rag.stores.base.widening_groups`: the top ``limit`` groups are exact
-        with respect to the chunk scores.
+        with respect to the chunk scores. The ranking reads only the group key of each chunk;
+        full payloads are read afterwards for the chunks the groups keep (reading a payload costs
+        more than scoring its vector, and most fetched chunks are dropped by the grouping).
         """
+        vector = check_query(
+            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
+        )
+        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
+        if mode == "bm25" and not sparse:
+            return []  # the text is only stop words: no term can match
+        flt = e.edge_filter(compile_filter(search_filter))
+        field = GROUP_FIELDS[group_by]
+        keys_only = qe.PayloadSelector.Include([field])
 
         def fetch(size: int) -> list[SearchHit]:
-            return self.search(
-                dense=dense,
-                text=text,
+            request = e.query_request(
+                vector,
+                sparse,
                 mode=mode,
-                search_filter=search_filter,
+                flt=flt,
                 limit=size,
                 candidates=max(candidates or 0, size),
                 fusion=fusion,
+                payload=keys_only,
             )
+            return self._query(request)
 
         start = max(limit * max(group_size, 4), candidates or 0, 32)
-        return widening_groups(
-            fetch, field=GROUP_FIELDS[group_by], limit=limit, group_size=group_size, start=start
+        groups = widening_groups(fetch, field=field, limit=limit, group_size=group_size, start=start)
+        return self._with_payloads(groups)
+
+    def _with_payloads(self, groups: list[HitGroup]) -> list[HitGroup]:
+        """The groups with their chunks' full payloads (a chunk deleted meanwhile is dropped)."""
+        ids: list[int | uuid.UUID | str] = [hit.id for group in groups for hit in group.hits]
+        if not ids:
+            return groups
+        with e.edge_errors(self.location):
+            records = self._engine.retrieve(ids, e.PAYLOAD, False)
+        payloads = {str(record.id): record.payload for record in records}
+        filled = (
+            HitGroup(
+                group.key,
+                tuple(
+                    SearchHit(hit.id, hit.score, dict(payloads[hit.id] or {}))
+                    for hit in group.hits
+                    if hit.id in payloads
+                ),
+            )
+            for group in groups
         )
+        return [group for group in filled if group.hits]
 
 
 def _warn_tokenizer(location: str, stored: dict[str, Any], current: dict[str, Any]) -> None:
