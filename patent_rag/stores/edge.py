@@ -326,18 +326,41 @@ class EdgeStore:
         fusion: Fusion = "rrf",
     ) -> list[SearchHit]:
         """Best chunks for a dense vector, BM25 text, or both fused in the engine (RRF or DBSF)."""
+        request = self._requests(dense, text, mode, search_filter, limit, candidates, fusion)
+        return self._query(request(limit, e.PAYLOAD)) if request else []
+
+    def _requests(
+        self,
+        dense: Sequence[float] | np.ndarray | None,
+        text: str | None,
+        mode: SearchMode,
+        search_filter: SearchFilter | None,
+        limit: int,
+        candidates: int | None,
+        fusion: Fusion,
+    ) -> Callable[[int, qe.PayloadSelector], qe.QueryRequest] | None:
+        """Checks a query once and returns ``(size, payload) -> request``; None when BM25 has no term."""
         vector = check_query(
             dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
         )
         sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
         if mode == "bm25" and not sparse:
-            return []  # the text is only stop words: no term can match
+            return None  # the text is only stop words: no term can match
         flt = e.edge_filter(compile_filter(search_filter))
-        size = max(candidates or 0, limit)
-        request = e.query_request(
-            vector, sparse, mode=mode, flt=flt, limit=limit, candidates=size, fusion=fusion
-        )
-        return self._query(request)
+
+        def request(size: int, payload: qe.PayloadSelector) -> qe.QueryRequest:
+            return e.query_request(
+                vector,
+                sparse,
+                mode=mode,
+                flt=flt,
+                limit=size,
+                candidates=max(candidates or 0, size),
+                fusion=fusion,
+                payload=payload,
+            )
+
+        return request
 
     def _query(self, request: qe.QueryRequest) -> list[SearchHit]:
         with e.edge_errors(self.location):
@@ -364,28 +387,14 @@ class EdgeStore:
         full payloads are read afterwards for the chunks the groups keep (reading a payload costs
         more than scoring its vector, and most fetched chunks are dropped by the grouping).
         """
-        vector = check_query(
-            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
-        )
-        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
-        if mode == "bm25" and not sparse:
-            return []  # the text is only stop words: no term can match
-        flt = e.edge_filter(compile_filter(search_filter))
+        request = self._requests(dense, text, mode, search_filter, limit, candidates, fusion)
+        if request is None:
+            return []
         field = GROUP_FIELDS[group_by]
         keys_only = qe.PayloadSelector.Include([field])
 
         def fetch(size: int) -> list[SearchHit]:
-            request = e.query_request(
-                vector,
-                sparse,
-                mode=mode,
-                flt=flt,
-                limit=size,
-                candidates=max(candidates or 0, size),
-                fusion=fusion,
-                payload=keys_only,
-            )
-            return self._query(request)
+            return self._query(request(size, keys_only))
 
         start = max(limit * max(group_size, 4), candidates or 0, 32)
         groups = widening_groups(fetch, field=field, limit=limit, group_size=group_size, start=start)
