@@ -9,7 +9,7 @@ prior-art cutoff applied).
 
 Metrics come from ir-measures (trec_eval's definitions through pytrec_eval): ``ndcg@k``,
 ``recall@k``, ``map`` (or ``map@k``), ``mrr`` (or ``mrr@k``), ``precision@k``. Corpus ids are
-compared as normalized publication numbers (``EP0547107B1`` and ``EP547107B1`` are the same
+compared as normalized publication numbers (``EP0123456B1`` and ``EP123456B1`` are the same
 patent); ``ignore_kind=True`` also drops kind codes, for qrels written without them. The ranking is
 scored in the order the retriever returned it (trec_eval would reorder tied scores by id). A judged
 query with no relevant document is skipped; a query the retriever returned nothing for scores 0.

@@ -63,8 +63,8 @@ def test_ranking_order_is_scored_not_the_scores() -> None:
     tied = {"q1": [("D2", 0.5), ("D1", 0.5)]}
     assert score_run(tied, {"q1": {"D1": 1}}, measures=["mrr"]).metrics["mrr"] == 0.5
     # Publication numbers are compared normalized; a repeated patent counts once, at its first rank.
-    result = score_run({"q": ["EP0547107B1", "US 4,893,752", "EP547107B1"]}, {"q": {"US4893752": 1}})
-    assert result.query("q").ranking == ("EP547107B1", "US4893752")
+    result = score_run({"q": ["EP0123456B1", "US 4,000,001", "EP123456B1"]}, {"q": {"US4000001": 1}})
+    assert result.query("q").ranking == ("EP123456B1", "US4000001")
     assert result.metrics["mrr"] == 0.5
 
 
@@ -87,14 +87,14 @@ def test_load_qrels_beir_trec_and_extra_columns(tmp_path: Path) -> None:
     beir = tmp_path / "qrels.tsv"
     beir.write_text(
         "query-id\tcorpus-id\tscore\tsource\n"
-        "EP1710852A1\tUS5901035\t1\tcites\n"
-        "EP1710852A1\tEP0547107B1\t1\tcites\n"
-        "EP1710852A1\tUS5901035\t2\tcited_by\n"
-        "q2\tUS 6,002,583\t0\tcites\n"
+        "EP1000001A1\tUS5000001\t1\tcites\n"
+        "EP1000001A1\tEP0123456B1\t1\tcites\n"
+        "EP1000001A1\tUS5000001\t2\tcited_by\n"
+        "q2\tUS 6,000,001\t0\tcites\n"
     )
     assert load_qrels(beir) == {
-        "EP1710852A1": {"US5901035": 2, "EP547107B1": 1},
-        "q2": {"US6002583": 0},
+        "EP1000001A1": {"US5000001": 2, "EP123456B1": 1},
+        "q2": {"US6000001": 0},
     }
     trec = tmp_path / "qrels.trec"
     trec.write_text("q1 0 US8613112B2 1\nq1 0 US7000000B1 0\n")
