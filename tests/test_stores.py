@@ -281,45 +281,71 @@ def test_closed_store_says_so(location: str) -> None:
 EVERYTHING = {d.publication_number for d in CORPUS}
 
 
-@pytest.mark.parametrize(
-    ("search_filter", "expected"),
-    [
-        (SearchFilter(cpc=["H"]), {"US1000B2", "US1001B2", "EP2000000A1", "WO2010000001A1"}),
-        (SearchFilter(cpc=["H04"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
-        (SearchFilter(cpc=["H04W"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
-        (SearchFilter(cpc=["H04W52"]), {"US1000B2", "US1001B2"}),
-        (SearchFilter(cpc=["H04W 52/02"]), {"US1000B2"}),
-        (SearchFilter(cpc=["H04W"], cpc_exclude=["H04B"]), {"US1000B2", "WO2010000001A1"}),
-        (SearchFilter(cpc_exclude=["H"]), {"US1002B2", "US1004B2"}),
-        (SearchFilter(ipc=["G06F"]), {"US1004B2"}),
-        (SearchFilter(countries=["ep", "wo"]), {"EP2000000A1", "WO2010000001A1"}),
-        (SearchFilter(kinds=["a1"]), {"EP2000000A1", "WO2010000001A1"}),
-        (SearchFilter(assignees=["APPLE INC"]), {"US1000B2"}),
-        (SearchFilter(exclude_publication_numbers=["US 1000 B2"]), EVERYTHING - {"US1000B2"}),
-        (SearchFilter(exclude_family_ids=["F1"]), EVERYTHING - {"US1000B2", "US1001B2"}),
-        (SearchFilter(publication_numbers=["US1002B2"]), {"US1002B2"}),
-        # strictly before the cutoff; a missing priority date does not match unless asked
-        (SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 1))]), {"US1000B2"}),
-        (
-            SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 2))]),
-            {"US1000B2", "US1001B2"},
-        ),
-        (
-            SearchFilter(dates=[DateRange(field="priority", since=date(2005, 6, 1), include_missing=True)]),
-            {"US1002B2", "EP2000000A1", "US1004B2", "WO2010000001A1"},
-        ),
-        (
-            SearchFilter(
-                dates=[DateRange(field="earliest", since=date(2009, 1, 1), before=date(2010, 1, 1))]
-            ),
-            {"US1004B2"},
-        ),
-        (SearchFilter(dates=[DateRange(field="filing", before=date(2020, 1, 1))]), {"US1004B2"}),
-    ],
-)
+FILTER_CASES = [
+    (SearchFilter(cpc=["H"]), {"US1000B2", "US1001B2", "EP2000000A1", "WO2010000001A1"}),
+    (SearchFilter(cpc=["H04"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
+    (SearchFilter(cpc=["H04W"]), {"US1000B2", "US1001B2", "WO2010000001A1"}),
+    (SearchFilter(cpc=["H04W52"]), {"US1000B2", "US1001B2"}),
+    (SearchFilter(cpc=["H04W 52/02"]), {"US1000B2"}),
+    (SearchFilter(cpc=["H04W"], cpc_exclude=["H04B"]), {"US1000B2", "WO2010000001A1"}),
+    (SearchFilter(cpc_exclude=["H"]), {"US1002B2", "US1004B2"}),
+    (SearchFilter(ipc=["G06F"]), {"US1004B2"}),
+    (SearchFilter(countries=["ep", "wo"]), {"EP2000000A1", "WO2010000001A1"}),
+    (SearchFilter(kinds=["a1"]), {"EP2000000A1", "WO2010000001A1"}),
+    (SearchFilter(assignees=["APPLE INC"]), {"US1000B2"}),
+    (SearchFilter(exclude_publication_numbers=["US 1000 B2"]), EVERYTHING - {"US1000B2"}),
+    (SearchFilter(exclude_family_ids=["F1"]), EVERYTHING - {"US1000B2", "US1001B2"}),
+    (SearchFilter(publication_numbers=["US1002B2"]), {"US1002B2"}),
+    # strictly before the cutoff; a missing priority date does not match unless asked
+    (SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 1))]), {"US1000B2"}),
+    (
+        SearchFilter(dates=[DateRange(field="priority", before=date(2003, 1, 2))]),
+        {"US1000B2", "US1001B2"},
+    ),
+    (
+        SearchFilter(dates=[DateRange(field="priority", since=date(2005, 6, 1), include_missing=True)]),
+        {"US1002B2", "EP2000000A1", "US1004B2", "WO2010000001A1"},
+    ),
+    (
+        SearchFilter(dates=[DateRange(field="earliest", since=date(2009, 1, 1), before=date(2010, 1, 1))]),
+        {"US1004B2"},
+    ),
+    (SearchFilter(dates=[DateRange(field="filing", before=date(2020, 1, 1))]), {"US1004B2"}),
+]
+
+
+@pytest.mark.parametrize(("search_filter", "expected"), FILTER_CASES)
 def test_filters(filled: Store, search_filter: SearchFilter, expected: set[str]) -> None:
     hits = filled.search(dense=vector_for("a" * 8), search_filter=search_filter, limit=100)
     assert pubs(hits) == expected
+
+
+@pytest.fixture(scope="module")
+def edge_before_twins(tmp_path_factory: pytest.TempPathFactory) -> EdgeStore:
+    """An Edge index as made before the integer twin fields (none written, none indexed), reopened."""
+    from patent_rag.stores import _edge_convert
+
+    path = tmp_path_factory.mktemp("before-twins") / "index"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_edge_convert, "TWINS", {})
+        old = EdgeStore(path=path)
+        old.create(fingerprint=FP)
+        old.upsert(points_for(old))
+        old.close()
+    store = EdgeStore(path=path)
+    store.open(fingerprint=FP)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize(("search_filter", "expected"), FILTER_CASES)
+def test_edge_index_made_before_the_twins_filters_on_the_original_fields(
+    edge_before_twins: EdgeStore, search_filter: SearchFilter, expected: set[str]
+) -> None:
+    assert edge_before_twins._twins == {}
+    hits = edge_before_twins.search(dense=vector_for("a" * 8), search_filter=search_filter, limit=100)
+    assert pubs(hits) == expected
+    assert not {"cpc_prefix_ids", "earliest_day"} & set(hits[0].payload)
 
 
 def test_section_filter_and_fetch_order(filled: Store) -> None:
@@ -438,6 +464,64 @@ def test_backends_agree(tmp_path: Path) -> None:
         assert [g.key for g in edge.search_groups(dense=query, limit=3, group_size=1)] == [
             g.key for g in local.search_groups(dense=query, limit=3, group_size=1)
         ]
+    for s in (edge, local):
+        s.close()
+
+
+def test_edge_filters_new_indexes_on_integer_twins(filled: Store) -> None:
+    if not isinstance(filled, EdgeStore):
+        pytest.skip("integer twins are an Edge index detail")
+    from patent_rag.stores import _edge_convert
+
+    assert filled._twins == _edge_convert.TWINS
+    hit = filled.search(dense=vector_for("a" * 8), search_filter=SearchFilter(cpc=["H04"]), limit=1)[0]
+    assert not set(_edge_convert.TWINS.values()) & set(hit.payload)  # the twins stay in the index
+
+
+def _clustered_points(store: Store, patents: int, chunks: int) -> list[StoredPoint]:
+    """Patents whose chunks lie close together, so the top chunks of a search are a few patents'."""
+    rng = np.random.default_rng(7)
+    out = []
+    for n in range(patents):
+        doc = _doc(
+            n,
+            cpc=["H04W 52/02" if n % 2 else "G06F 3/01"],
+            priority_date=date(2000 + n % 20, 1, 1),
+            claims=[Claim(number=i, text=f"Claim {i} of device {n}.") for i in range(1, chunks)],
+        )
+        base = rng.normal(size=FP.dim)
+        for chunk in chunks_of(doc):
+            vector = (base + 0.15 * rng.normal(size=FP.dim)).astype(np.float32)
+            pid = point_id(doc.publication_number, chunk.section, chunk.ordinal)
+            sparse = store.bm25.embed_documents([chunk.text])[0]
+            out.append(StoredPoint(pid, vector / np.linalg.norm(vector), sparse, build_payload(doc, chunk)))
+    return out
+
+
+def test_edge_grouping_widens_to_the_exact_top_patents(tmp_path: Path) -> None:
+    """12 chunks a patent: the first fetch (6 chunks a patent) sees too few patents and widens;
+    the groups are then local mode's (Qdrant's exact group-by): same patents in the same order."""
+    edge, local = EdgeStore(path=tmp_path / "edge"), open_store("qdrant-local::memory:")
+    for s in (edge, local):
+        s.create(fingerprint=FP)
+        s.upsert(_clustered_points(s, patents=60, chunks=12))
+    assert edge._first_fetch(8) == 48  # 8 patents x 6 chunks (the cap)
+    widened = False
+    cutoff = SearchFilter(cpc=["H04W"], dates=[DateRange(before=date(2015, 1, 1))])
+    for seed, search_filter in itertools.product(("a" * 8, "b" * 8, "c" * 8), (None, cutoff)):
+        query = vector_for(seed)
+        first = edge.search(dense=query, search_filter=search_filter, limit=48)
+        widened |= len({h.publication_number for h in first}) < 8
+        got, want = (
+            s.search_groups(dense=query, search_filter=search_filter, limit=8, group_size=3)
+            for s in (edge, local)
+        )
+        assert [g.key for g in got] == [g.key for g in want]
+        assert [g.score for g in got] == pytest.approx([g.score for g in want], abs=1e-5)
+        # Evidence is the group's best chunks among those fetched: a prefix of the exact evidence.
+        for mine, exact in zip(got, want, strict=True):
+            assert [h.id for h in mine.hits] == [h.id for h in exact.hits][: len(mine.hits)]
+    assert widened
     for s in (edge, local):
         s.close()
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -266,7 +267,8 @@ def widening_groups(
 
     Every group not among the fetched hits has no chunk scoring above the last fetched one, so
     once ``limit`` distinct groups are seen (or the index is exhausted) the top ``limit`` groups by
-    best chunk are exact; a group's further evidence chunks are the best among those fetched.
+    best chunk are exact; a group's further evidence chunks are the best among those fetched. The
+    next fetch is sized from the chunks per group seen so far (at least twice the last one).
     """
     fetch = max(start, 1)
     while True:
@@ -274,7 +276,7 @@ def widening_groups(
         distinct = len({hit.payload.get(field) for hit in hits})
         if distinct >= limit or len(hits) < fetch:
             return group_hits(hits, field=field, limit=limit, group_size=group_size)
-        fetch *= 4
+        fetch = max(2 * fetch, math.ceil(1.25 * limit * len(hits) / max(distinct, 1)))
 
 
 def collect_hashes(publication_numbers: Sequence[str], records: Iterable[Any]) -> dict[str, dict[str, str]]:
