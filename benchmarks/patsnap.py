@@ -90,6 +90,7 @@ def _record(fields: dict[str, str], member: str) -> dict[str, object]:
         "filing_date": _day(fields.get("Application Date", "")),
         "publication_date": _day(fields.get("Publication Date", "")),
         "ipc": _split(fields.get("All IPC", "")),
+        "uspc": _split(fields.get("All UPC", "")),
         "assignees": _split(fields.get("Assignee(s)", "")),
         "inventors": _split(fields.get("Inventor(s)", "")),
         "cited_patents": _split(fields.get("Cites", "")),

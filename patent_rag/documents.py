@@ -19,6 +19,7 @@ __all__ = [
     "Translation",
     "normalize_classification",
     "normalize_publication_number",
+    "normalize_uspc",
 ]
 
 _PUBNO = re.compile(r"^([A-Z]{2})[\s\-/.]*([A-Z]{0,2}\d[\d\s\-/.,]*?)[\s\-/.]*([A-Z]\d?)?$")
@@ -68,6 +69,39 @@ def normalize_classification(value: str) -> str:
         return f"{subclass}{group}"
     subgroup = subgroup.rstrip("0") if len(subgroup) > 2 else subgroup
     return f"{subclass}{group}/{subgroup.ljust(2, '0')}"
+
+
+_USPC_SLASHED = re.compile(r"^([A-Z]*)0*(\d*)/(DIG)?0*(\d*)(?:\.(\d+))?([A-Z]*)$")
+
+
+def normalize_uspc(value: str) -> str | None:
+    """Normalize a US national classification (USPC) symbol to ``class/subclass``, else None.
+
+    Takes the slashed form and the USPTO's packed form: class in characters 1-3, the subclass's
+    integer part in 4-6, then its decimal digits and/or letters (leading spaces matter there).
+
+    >>> normalize_uspc(" 24129 R"), normalize_uspc(" 15104002"), normalize_uspc(" 24 305 S")
+    ('24/129R', '15/104.002', '24/30.5S')
+    >>> normalize_uspc("705026010"), normalize_uspc(" 16DIG 12"), normalize_uspc("D14480")
+    ('705/26.01', '16/DIG12', 'D14/480')
+    >>> normalize_uspc("134/104.3"), normalize_uspc("2/46- 48")
+    ('134/104.3', None)
+    """
+    text = value.rstrip().upper()
+    if "/" not in text:
+        if len(text) < 4 or not text[3:].strip():
+            return None
+        main, rest = text[3:6].strip(), "".join(text[6:].split())
+        digits = re.match(r"\d*", rest).group(0)  # type: ignore[union-attr]
+        if main.isdigit() and digits:  # a decimal subclass, e.g. 104.002
+            rest = f".{digits}{rest[len(digits) :]}"
+        text = f"{text[:3].strip()}/{main}{rest}"
+    match = _USPC_SLASHED.match(re.sub(r"\s+", "", text))
+    if not match or not (match.group(2) or match.group(1)) or not (match.group(4) or match.group(3)):
+        return None
+    prefix, number, dig, subclass, decimal, letters = match.groups()
+    decimal = (decimal or "").rstrip("0")
+    return f"{prefix}{number}/{dig or ''}{subclass}{'.' + decimal if decimal else ''}{letters}"
 
 
 class Claim(BaseModel):
@@ -138,6 +172,7 @@ class PatentDocument(BaseModel):
     description: list[Paragraph] = Field(default_factory=list)
     cpc: list[str] = Field(default_factory=list)
     ipc: list[str] = Field(default_factory=list)
+    uspc: list[str] = Field(default_factory=list)
     assignees: list[str] = Field(default_factory=list)
     inventors: list[str] = Field(default_factory=list)
     cited_patents: list[str] = Field(default_factory=list)
@@ -159,6 +194,11 @@ class PatentDocument(BaseModel):
             if code:
                 seen.setdefault(code, None)
         return list(seen)
+
+    @field_validator("uspc", mode="before")
+    @classmethod
+    def _normalize_uspc(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(code for value in values or [] if (code := normalize_uspc(str(value)))))
 
     def model_post_init(self, __context: object) -> None:
         # Derive country/kind from the normalized number when the source did not give them.

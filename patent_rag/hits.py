@@ -35,6 +35,7 @@ _HIDDEN_KEYS = [
     "rank",
     "family_id",
     "ipc",
+    "uspc",
     "priority_date",
     "filing_date",
     "publication_date",
@@ -92,6 +93,7 @@ class PatentHit(BaseModel):
     publication_date: date | None = None
     cpc: list[str] = Field(default_factory=list)
     ipc: list[str] = Field(default_factory=list)
+    uspc: list[str] = Field(default_factory=list)
     assignees: list[str] = Field(default_factory=list)
     inventors: list[str] = Field(default_factory=list)
     score: float
@@ -119,6 +121,7 @@ class PatentHit(BaseModel):
             "publication_date": _iso(self.publication_date),
             "cpc": list(self.cpc[:8]),
             "ipc": list(self.ipc[:8]),
+            "uspc": list(self.uspc[:8]),
             "family_id": self.family_id,
             "section": best.section,
             "claim_number": best.claim_number,
@@ -174,6 +177,7 @@ def hit_from_hits(hits: Iterable[SearchHit], *, rank: int, score: float, limit: 
         publication_date=payload_date(payload.get("publication_date")),
         cpc=list(payload.get("cpc") or []),
         ipc=list(payload.get("ipc") or []),
+        uspc=list(payload.get("uspc") or []),
         assignees=list(payload.get("assignees") or []),
         inventors=list(payload.get("inventors") or []),
         score=score,

@@ -86,6 +86,7 @@ class PatentQuery:
     publication_date: date | None = None
     cpc: tuple[str, ...] = ()
     ipc: tuple[str, ...] = ()
+    uspc: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     inventors: tuple[str, ...] = ()
 
@@ -131,6 +132,7 @@ def query_from_document(
         publication_date=doc.publication_date,
         cpc=tuple(doc.cpc),
         ipc=tuple(doc.ipc),
+        uspc=tuple(doc.uspc),
         assignees=tuple(doc.assignees),
         inventors=tuple(doc.inventors),
     )
@@ -206,6 +208,7 @@ def query_from_store(
         publication_date=payload_date(first.get("publication_date")),
         cpc=tuple(first.get("cpc") or ()),
         ipc=tuple(first.get("ipc") or ()),
+        uspc=tuple(first.get("uspc") or ()),
         assignees=tuple(first.get("assignees") or ()),
         inventors=tuple(first.get("inventors") or ()),
     )

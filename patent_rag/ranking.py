@@ -23,7 +23,7 @@ from patent_rag.errors import ConfigurationError
 from patent_rag.hits import PatentHit
 from patent_rag.stores.base import RRF_K, HitGroup, SearchHit
 
-__all__ = ["CrossEncoderLike", "Reranker", "fuse_rankings", "mmr_select", "rerank"]
+__all__ = ["CrossEncoderLike", "Reranker", "fuse_rankings", "fuse_scores", "mmr_select", "rerank"]
 
 
 @runtime_checkable
@@ -53,6 +53,39 @@ def fuse_rankings(
             hits.setdefault(group.key, []).extend(group.hits)
     order = sorted(scores, key=lambda key: -scores[key])  # stable: first-seen order on ties
     return [(key, scores[key], hits[key]) for key in order]
+
+
+def fuse_scores(rankings: Sequence[Sequence[HitGroup]]) -> list[tuple[str, float, list[SearchHit]]]:
+    """Distribution-based score fusion of patent rankings (what DBSF does to an engine's prefetches).
+
+    Each ranking's scores are mapped through its own mean +/- 3 standard deviations onto [0, 1] and
+    summed per patent; a ranking adds nothing for a patent it lacks. Returns ``(key, fused score,
+    the patent's chunk hits from every ranking, best first)`` best first; ties keep first-seen order.
+
+    Example:
+        >>> from patent_rag.stores.base import HitGroup, SearchHit
+        >>> a = [HitGroup(k, (SearchHit(k, s, {}),)) for k, s in (("US1", 0.9), ("US2", 0.8), ("US3", 0.7))]
+        >>> b = [HitGroup(k, (SearchHit(k, s, {}),)) for k, s in (("US3", 0.6), ("US4", 0.5))]
+        >>> [(key, round(score, 2)) for key, score, _ in fuse_scores([a, b])]
+        [('US3', 0.96), ('US1', 0.7), ('US2', 0.5), ('US4', 0.33)]
+    """
+    scores: dict[str, float] = {}
+    hits: dict[str, dict[str, SearchHit]] = {}
+    for ranking in rankings:
+        if not ranking:
+            continue
+        values = np.array([group.score for group in ranking], dtype=np.float64)
+        spread = values.std()
+        normalized = (
+            (values - values.mean() + 3 * spread) / (6 * spread) if spread > 0 else np.full_like(values, 0.5)
+        )
+        for group, value in zip(ranking, normalized, strict=True):
+            scores[group.key] = scores.get(group.key, 0.0) + float(value)
+            chunks = hits.setdefault(group.key, {})
+            for hit in group.hits:
+                chunks.setdefault(hit.id, hit)
+    order = sorted(scores, key=lambda key: -scores[key])  # stable: first-seen order on ties
+    return [(key, scores[key], sorted(hits[key].values(), key=lambda hit: -hit.score)) for key in order]
 
 
 def _scores(reranker: Reranker, query: str, texts: list[str]) -> list[float]:

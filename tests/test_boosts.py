@@ -19,10 +19,13 @@ QUERY = PatentQuery(
     priority_date=date(2010, 1, 1),
     cpc=("H03K3/0315", "H03B5/1228"),
     ipc=("H03K3/03",),
+    uspc=("331/57", "331/177R"),
     assignees=("Acme Corp.",),
     inventors=("Lovelace, Ada",),
 )
-OFF = MetadataBoosts(classification=0.0, assignee=0.0, inventor=0.0, date_proximity=0.0)
+OFF = MetadataBoosts(
+    classification=0.0, uspc=0.0, assignee=0.0, inventor=0.0, date_proximity=0.0, classified=0
+)
 
 
 def hit(number: str, score: float, **fields: object) -> PatentHit:
@@ -40,6 +43,7 @@ def test_each_signal_lifts_the_candidate_that_shares_it() -> None:
     assert ranked(apply_boosts(QUERY, plain, MetadataBoosts())) == ["US0", "US1", "US2", "US3"]
     cases = {
         "classification": hit("US3", 1.0, cpc=["H03K3/0315"]),
+        "uspc": hit("US3", 1.0, uspc=["331/57"]),
         "assignee": hit("US3", 1.0, assignees=["ACME CORP"]),  # case and punctuation ignored
         "inventor": hit("US3", 1.0, inventors=["LOVELACE, ADA"]),
         "date_proximity": hit("US3", 1.0, publication_date=date(2009, 6, 1)),
@@ -52,13 +56,15 @@ def test_each_signal_lifts_the_candidate_that_shares_it() -> None:
 
 def test_scores_by_hand() -> None:
     boosts = MetadataBoosts(
-        classification=0.3, assignee=0.2, inventor=0.1, date_proximity=0.5, date_scale_years=6
+        classification=0.3, uspc=2.0, assignee=0.2, inventor=0.1, date_proximity=0.5, date_scale_years=6
     )
-    a = hit("US1", 3.0, cpc=["H03K3/0315", "G06F1/08"], assignees=["Acme Corp"])  # Jaccard 1/3
+    a = hit(
+        "US1", 3.0, cpc=["H03K3/0315", "G06F1/08"], assignees=["Acme Corp"], uspc=["331/57"]
+    )  # Jaccard 1/3, 1/2
     b = hit("US2", 1.0, ipc=["H03K3/03"], publication_date=date(2016, 1, 1))  # no CPC: IPC Jaccard 1
     out = {h.publication_number: h.score for h in apply_boosts(QUERY, [a, b], boosts)}
     # Retrieval scores 3 and 1: mean 2, std 1, mapped by (s - (mean - 3 std)) / (6 std).
-    assert out["US1"] == pytest.approx(4 / 6 + 0.3 / 3 + 0.2)
+    assert out["US1"] == pytest.approx(4 / 6 + 0.3 / 3 + 2.0 / 2 + 0.2)
     years = (date(2016, 1, 1) - date(2010, 1, 1)).days / 365.25
     assert out["US2"] == pytest.approx(2 / 6 + 0.3 + 0.5 * math.exp(-years / 6))
 
@@ -81,7 +87,14 @@ def test_missing_fields_and_empty_input() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"classification": -0.1}, {"assignee": math.nan}, {"date_scale_years": 0.0}, {"depth": 0}],
+    [
+        {"classification": -0.1},
+        {"uspc": -1.0},
+        {"assignee": math.nan},
+        {"date_scale_years": 0.0},
+        {"depth": 0},
+        {"classified": -1},
+    ],
 )
 def test_bad_weights_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):

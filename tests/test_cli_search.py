@@ -89,7 +89,9 @@ def test_prior_art_table_and_json(index, capsys) -> None:  # type: ignore[no-unt
     hits = run_prior_art("US8089324B2", index=index, top_k=4, console=screen)
     text = buffer.getvalue()
     assert "Prior art for US8089324B2" in text and "priority date before 2008-12-31" in text
-    assert {hit.publication_number for hit in hits[:2]} == {"US7863991B1", "US7315219B2"}
+    # The two real VCOs filed before the query; the boosts may put a synthetic oscillator published
+    # months after the query's filing between them.
+    assert {"US7863991B1", "US7315219B2"} <= {hit.publication_number for hit in hits[:3]}
     run_prior_art("US8089324", index=index, top_k=4, as_json=True, console=screen)
     data = json.loads(capsys.readouterr().out)
     assert data["patent"] == "US8089324B2" and data["before"] == "2008-12-31" and data["cutoff"] == "priority"
@@ -179,6 +181,13 @@ def test_typer_commands_when_registered(index) -> None:  # type: ignore[no-untyp
         scores[flag] = [hit["score"] for hit in json.loads(result.stdout)["hits"]]
     # Boosted scores are rescaled retrieval scores plus the bibliographic terms: never the raw ones.
     assert scores["--boost"] != scores["--no-boost"]
+    result = runner.invoke(app, ["search", "oscillator", "--index", index, "--uspc", "257", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["hits"]
+    assert {"US1000002B2", "US1000007B2"} <= {hit["publication_number"] for hit in hits}
+    assert all(any(code.startswith("257/") for code in hit["uspc"]) for hit in hits)
+    result = runner.invoke(app, ["search", "oscillator", "--index", index, "--uspc", "25.7"])
+    assert result.exit_code != 0 and "not a USPC class" in result.output
 
 
 @pytest.mark.slow
@@ -187,4 +196,6 @@ def test_demo_runs_offline_and_finds_the_vcos(capsys) -> None:  # type: ignore[n
     hits = run_demo(console=screen)
     text = buffer.getvalue()
     assert f"Prior art for {DEMO_PATENT}" in text and "indexed 75 patents" in text
-    assert {hit.publication_number for hit in hits[:2]} == {"US7863991B1", "US7315219B2"}
+    # The two real VCOs filed before the query; the boosts may put a synthetic oscillator published
+    # months after the query's filing between them.
+    assert {"US7863991B1", "US7315219B2"} <= {hit.publication_number for hit in hits[:3]}

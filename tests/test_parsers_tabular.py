@@ -159,20 +159,21 @@ def write_csv(path: Path, text: str) -> Path:
 def test_csv_lists_dates_and_numbered_claims(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "export.csv",
-        "number;published;cpc;owners;claims\n"
-        'EP 1000000 A1;24/12/2013;H04W 52/02|H04L 5/00;Acme|Widgets Ltd;"1. A hinge.\n'
+        "number;published;cpc;uspc;owners;claims\n"
+        'EP 1000000 A1;24/12/2013;H04W 52/02|H04L 5/00;;Acme|Widgets Ltd;"1. A hinge.\n'
         '2. The hinge of claim 1, made of steel at 2. bar."\n'
-        "US9000000;01/02/2015;;;A pump.\n",
+        "US9000000;01/02/2015;;417/410.1|417/423.1;;A pump.\n",
     )
     mapping = CsvMapping(
         columns={
             "publication_number": "number",
             "publication_date": "published",
             "cpc": "cpc",
+            "uspc": "uspc",
             "assignees": "owners",
             "claims": "claims",
         },
-        list_separators={"cpc": "|", "assignees": "|"},
+        list_separators={"cpc": "|", "uspc": "|", "assignees": "|"},
         date_format="%d/%m/%Y",
         delimiter=";",
     )
@@ -188,6 +189,7 @@ def test_csv_lists_dates_and_numbered_claims(tmp_path: Path) -> None:
     ]
     assert second.source == SourceLocation(file=str(path), index=1, line=4)  # after a 2-line cell
     assert [c.text for c in second.claims] == ["A pump."]
+    assert (first.uspc, second.uspc) == ([], ["417/410.1", "417/423.1"])
     unsplit = mapping.model_copy(update={"claims_split": "none"})
     assert len(next(iter(parse_csv(path, report=ParseReport(), mapping=unsplit))).claims) == 1
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patent_rag.documents import PatentDocument, normalize_publication_number
+from patent_rag.documents import PatentDocument, normalize_publication_number, normalize_uspc
 from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatError
 from patent_rag.parsers import FORMATS, ParseReport, detect_format, parse_files
 from patent_rag.parsers.uspto import parse_uspto
@@ -124,6 +124,37 @@ def test_one_document_per_version(
     assert document.title
     assert document.source is not None
     assert (document.source.index, document.source.line) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "uspc"),
+    [
+        ("US08927386-20150106.XML", ["438/416", "438/3", "438/222", "438/356", "438/481"]),
+        ("go-uspto-grant-v4-0-B2.xml", ["2/16", "602/62"]),
+        ("ipa130117.one.xml", ["2/21"]),  # application v4.3: first of two documents
+        ("US06336130.xml", ["709/202", "709/201"]),  # SGML B521/B522
+        ("USD435854S1.xml", ["D14/480"]),
+        ("US20010000044A1.xml", ["705/26", "705/37"]),  # pap: <class> + 6-digit <subclass>
+        ("US20220240350A1-20220728.XML", []),  # after 2015: CPC only
+    ],
+)
+def test_us_national_classification_of_every_format(name: str, uspc: list[str]) -> None:
+    # Only the document's own classification-national: the field of search and the citations'
+    # classes ("2/46-48", ...) are not the document's classes.
+    documents, _ = parse(name)
+    assert documents[0].uspc == uspc
+
+
+def test_packed_uspc_symbols() -> None:
+    # USPTO packs class (3 characters), subclass (3) and its decimal/letters; leading spaces count.
+    packed = [" 24129 R", " 15104002", " 24 305 S", "705026010", " 16DIG 12", "  2 491", "428 641"]
+    assert [normalize_uspc(value) for value in packed] == [
+        "24/129R", "15/104.002", "24/30.5S", "705/26.01", "16/DIG12", "2/49.1", "428/64.1"
+    ]  # fmt: skip
+    assert [normalize_uspc(value) for value in ("382/118", "D02/864", "2/46- 48", "  ", "12")] == [
+        "382/118", "D2/864", None, None, None
+    ]  # fmt: skip
+    assert PatentDocument(publication_number="US1", uspc=["382/118", "382118", "bad/x"]).uspc == ["382/118"]
 
 
 def test_v44_grant_every_field() -> None:

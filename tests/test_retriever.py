@@ -7,6 +7,7 @@ prior-art semantics down exactly. Both are written as the same points into every
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -63,6 +64,7 @@ def record(
     publication: date | None = None,
     cpc: Sequence[str] = (),
     ipc: Sequence[str] = (),
+    uspc: Sequence[str] = (),
     family: str | None = None,
 ) -> PatentDocument:
     return PatentDocument(
@@ -75,6 +77,7 @@ def record(
         publication_date=publication,
         cpc=list(cpc),
         ipc=list(ipc),
+        uspc=list(uspc),
         family_id=family,
     )
 
@@ -93,6 +96,7 @@ def dated_records() -> list[PatentDocument]:
             publication=date(2010, 1, 5),
             cpc=["H03K3/0315"],
             ipc=["H03K3/03"],
+            uspc=["331/57"],
         ),
         record(
             "US1000002B2",
@@ -102,6 +106,7 @@ def dated_records() -> list[PatentDocument]:
             publication=date(2010, 1, 5),
             cpc=["H03K3/0315"],
             ipc=["H03K3/03"],
+            uspc=["257/99"],
         ),
         record(
             "US1000003B2",
@@ -139,6 +144,7 @@ def dated_records() -> list[PatentDocument]:
             publication=date(2008, 1, 1),
             cpc=["H01L33/64"],
             ipc=["H01L33/64"],
+            uspc=["257/99"],
         ),
     ]
 
@@ -209,9 +215,13 @@ def test_prior_art_of_an_indexed_grant_ranks_the_earlier_vcos_first(
     hits = retriever.prior_art("US8089324B2")
     assert "US8089324B2" not in numbers(hits)
     assert all(hit.earliest_date is not None and hit.earliest_date < CUTOFF for hit in hits)
-    assert "US7863991B1" in numbers(hits)[:3]
     if mode != "bm25":
         assert set(numbers(hits)[:2]) == {"US7863991B1", "US7315219B2"}
+    else:
+        # BM25 alone ranks the CMOS VCO second; the boosts' publication-date term moves it to fourth,
+        # behind the sample's 2008 grants (published within a year of the query's filing, it in 2011).
+        text_only = PriorArtRetriever(index=sample_store, embedding=minilm_encoder, mode=mode, boosts=None)
+        assert "US7863991B1" in numbers(text_only.prior_art("US8089324B2"))[:3]
     assert [hit.rank for hit in hits] == list(range(1, len(hits) + 1))
     assert all(hit.evidence and hit.best.text for hit in hits)
 
@@ -352,7 +362,9 @@ def test_boosts_rescore_patent_queries_only(dated_store, minilm_encoder) -> None
     query = QUERY_RECORD.model_copy(update={"cpc": ["H03L7/099"], "family_id": None})
     assert retriever_query_codes(dated_store, minilm_encoder, query) == ("H03L7/099",)
     plain = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=None, top_k=10)
-    strong = MetadataBoosts(classification=5.0, assignee=0.0, inventor=0.0, date_proximity=0.0)
+    strong = MetadataBoosts(
+        classification=5.0, uspc=0.0, assignee=0.0, inventor=0.0, date_proximity=0.0, classified=0
+    )
     boosted = PriorArtRetriever(
         index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=strong, top_k=10
     )
@@ -365,6 +377,26 @@ def test_boosts_rescore_patent_queries_only(dated_store, minilm_encoder) -> None
     assert [(h.publication_number, h.score) for h in boosted.search(text)] == [
         (h.publication_number, h.score) for h in plain.search(text)
     ]
+
+
+def test_classified_search_adds_candidates_text_search_ranks_too_deep(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
+    # The LED package has nothing of an oscillator but the query's USPC symbol; US1000002B2 shares
+    # it too, but is not prior art (priority on the cutoff date).
+    query = QUERY_RECORD.model_copy(update={"uspc": ["257/99"], "family_id": None})
+    uspc_only = MetadataBoosts(
+        classification=0.0, uspc=1.0, assignee=0.0, inventor=0.0, date_proximity=0.0, depth=3, classified=0
+    )
+
+    def found(boosts: MetadataBoosts | None) -> list[str]:
+        retriever = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, boosts=boosts, top_k=3)
+        return numbers(retriever.prior_art(query))
+
+    plain = found(None)
+    assert "US1000007B2" not in plain
+    assert found(uspc_only) == plain  # rescoring alone never sees the LED package
+    with_classified = found(dataclasses.replace(uspc_only, classified=3))
+    assert with_classified[0] == "US1000007B2" and "US1000002B2" not in with_classified
+    assert with_classified[1:] == [n for n in plain if n != "US1000007B2"][:2]
 
 
 def retriever_query_codes(store: Store, encoder, record: PatentDocument) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
@@ -390,6 +422,8 @@ def retriever_query_codes(store: Store, encoder, record: PatentDocument) -> tupl
         (SearchFilter(cpc=["H03"], cpc_exclude=["H03K3"]), {"US1000003B2", "US1000004B2", "US1000005B2"}),
         (SearchFilter(ipc=["H03L"]), {"US1000005B2"}),
         (SearchFilter(ipc_exclude=["H"]), {"US1000006B2"}),
+        (SearchFilter(uspc=["257"]), {"US1000002B2", "US1000007B2"}),
+        (SearchFilter(uspc=["331/57", "D14"]), {"US1000001B2"}),
     ],
 )
 def test_classification_prefix_filters(dated_store, minilm_encoder, search_filter, expected) -> None:  # type: ignore[no-untyped-def]

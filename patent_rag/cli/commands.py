@@ -48,11 +48,15 @@ CpcExcludeOption = Annotated[
     list[str] | None, typer.Option("--not-cpc", help="CPC prefix to exclude (repeatable).")
 ]
 IpcOption = Annotated[list[str] | None, typer.Option("--ipc", help="IPC prefix to keep (repeatable).")]
+UspcOption = Annotated[
+    list[str] | None, typer.Option("--uspc", help="US class or class/subclass to keep (repeatable).")
+]
 BoostOption = Annotated[
     bool,
     typer.Option(
         "--boost/--no-boost",
-        help="Rescore patent queries by shared classification, assignee, inventor and date proximity.",
+        help="Patent queries: add a classified search (the query's own USPC/CPC symbols) and rescore "
+        "by shared classification, assignee, inventor and date proximity.",
     ),
 ]
 CountryOption = Annotated[
@@ -72,11 +76,17 @@ def _mode(mode: str) -> SearchMode:
 
 
 def _filter(
-    cpc: list[str] | None, not_cpc: list[str] | None, ipc: list[str] | None, country: list[str] | None
+    cpc: list[str] | None,
+    not_cpc: list[str] | None,
+    ipc: list[str] | None,
+    uspc: list[str] | None,
+    country: list[str] | None,
 ) -> SearchFilter:
     from patent_rag.cli.search import build_filter
 
-    return build_filter(cpc=cpc or (), cpc_exclude=not_cpc or (), ipc=ipc or (), countries=country or ())
+    return build_filter(
+        cpc=cpc or (), cpc_exclude=not_cpc or (), ipc=ipc or (), uspc=uspc or (), countries=country or ()
+    )
 
 
 @app.command()
@@ -143,6 +153,7 @@ def search(
     cpc: CpcOption = None,
     not_cpc: CpcExcludeOption = None,
     ipc: IpcOption = None,
+    uspc: UspcOption = None,
     country: CountryOption = None,
     model: IndexModelOption = None,
     model_path: ModelPathOption = None,
@@ -158,7 +169,7 @@ def search(
         top_k=top_k,
         mode=_mode(mode),
         before=before,
-        search_filter=_filter(cpc, not_cpc, ipc, country),
+        search_filter=_filter(cpc, not_cpc, ipc, uspc, country),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -184,6 +195,7 @@ def prior_art(
     cpc: CpcOption = None,
     not_cpc: CpcExcludeOption = None,
     ipc: IpcOption = None,
+    uspc: UspcOption = None,
     country: CountryOption = None,
     boost: BoostOption = True,
     model: IndexModelOption = None,
@@ -201,7 +213,7 @@ def prior_art(
         mode=_mode(mode),
         cutoff=cutoff,
         before=before,
-        search_filter=_filter(cpc, not_cpc, ipc, country),
+        search_filter=_filter(cpc, not_cpc, ipc, uspc, country),
         boost=boost,
         model=model,
         model_path=model_path,
@@ -244,7 +256,7 @@ def ask(
         top_k=top_k,
         mode=_mode(mode),
         before=before,
-        search_filter=_filter(cpc, None, None, None),
+        search_filter=_filter(cpc, None, None, None, None),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,

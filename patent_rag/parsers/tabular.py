@@ -10,7 +10,7 @@ CSV needs a :class:`CsvMapping` from the user that says which column holds which
 
 (column patterns must match the whole column name).
 
-- Multi-valued fields (``cpc``, ``ipc``, ``assignees``, ``inventors``, ``cited_patents``) are split
+- Multi-valued fields (``cpc``, ``ipc``, ``uspc``, ``assignees``, ``inventors``, ``cited_patents``) are split
   on ``list_separators[field]`` (default ``";"``).
 - ``indicator_columns`` reads one-hot tables (PatentSBERTa's 663 CPC subclass columns): every column
   whose name matches the pattern and whose cell is ``1``/``true``/``yes``/``x`` adds that column's
@@ -49,7 +49,7 @@ __all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "write_jsonl"]
 
 logger = logging.getLogger(__name__)
 
-_LIST_FIELDS = frozenset({"cpc", "ipc", "assignees", "inventors", "cited_patents"})
+_LIST_FIELDS = frozenset({"cpc", "ipc", "uspc", "assignees", "inventors", "cited_patents"})
 _DATE_FIELDS = frozenset({"priority_date", "filing_date", "publication_date"})
 _TEXT_FIELDS = frozenset(
     {

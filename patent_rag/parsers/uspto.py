@@ -313,6 +313,11 @@ def _from_v4(root: etree._Element, source: SourceLocation, where: dict[str, Any]
         ):
             ipc.append(code)
 
+    uspc = [
+        element.text
+        for element in bib.iterfind("classification-national/*")
+        if element.tag in ("main-classification", "further-classification") and element.text
+    ]
     inventors = _names(bib.iterfind("*/inventors/inventor"))
     if not inventors:
         applicants = bib.iterfind("*/applicants/applicant")
@@ -353,6 +358,7 @@ def _from_v4(root: etree._Element, source: SourceLocation, where: dict[str, Any]
         description=paragraphs(root.find("description"), headings=_V4_HEADINGS, paragraphs=_V4_PARAGRAPHS),
         cpc=cpc,
         ipc=ipc,
+        uspc=uspc,
         assignees=_names(bib.iterfind("assignees/assignee")),
         inventors=inventors,
         cited_patents=cited,

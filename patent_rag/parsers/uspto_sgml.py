@@ -61,6 +61,7 @@ def from_patdoc(root: etree._Element, source: SourceLocation, where: dict[str, A
         for e in (classes.iter(tag) if classes is not None else ())
         if (code := packed_ipc(text_of(e)))
     ]
+    uspc = [e.text for tag in ("B521", "B522") for e in bib.iterfind(f"B500/B520/{tag}//PDAT") if e.text]
     cited: list[str] = []
     for doc in bib.iterfind("B500/B560/B561/PCIT/DOC"):
         found = cited_number(text_of(doc.find("CTRY")), text_of(doc.find("DNUM")), text_of(doc.find("KIND")))
@@ -94,6 +95,7 @@ def from_patdoc(root: etree._Element, source: SourceLocation, where: dict[str, A
             number=lambda element: None,
         ),
         ipc=ipc,
+        uspc=uspc,
         assignees=[n for e in bib.iterfind("B700/B730/B731") if (n := _sgml_name(e.find(".//NAM")))],
         inventors=[n for e in bib.iterfind("B700/B720/B721") if (n := _sgml_name(e.find(".//NAM")))],
         cited_patents=cited,
@@ -123,6 +125,10 @@ def from_pap(root: etree._Element, source: SourceLocation, where: dict[str, Any]
         if technical is not None
         else []
     )
+    uspc = [
+        f"{(uspc.findtext('class') or '').strip():>3}{(uspc.findtext('subclass') or '').strip()}"
+        for uspc in (technical.iterfind("classification-us/*/uspc") if technical is not None else ())
+    ]
     inventors = [
         person(name.findtext("given-name"), name.findtext("family-name"), name.findtext("middle-name"))
         for name in bib.iterfind("inventors/*/name")
@@ -156,6 +162,7 @@ def from_pap(root: etree._Element, source: SourceLocation, where: dict[str, Any]
             number=_pap_number,
         ),
         ipc=ipc,
+        uspc=uspc,
         assignees=[a for a in assignees if a],
         inventors=[i for i in inventors if i],
         language="en",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
-from patent_rag.documents import normalize_classification, normalize_publication_number
+from patent_rag.documents import normalize_classification, normalize_publication_number, normalize_uspc
 from patent_rag.errors import ConfigurationError
 from patent_rag.stores.layout import assignee_key, rfc3339
 
@@ -75,11 +75,28 @@ def _tuple(values: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value for value in cleaned if value))
 
 
+def _uspc(value: str) -> str:
+    """A USPC class (``"382"``, ``"D14"``) or full symbol (``"382/118"``), normalized."""
+    if "/" in value:
+        symbol = normalize_uspc(value)
+    else:
+        text = value.strip().upper()
+        symbol = (
+            text.lstrip("0") if text.isdigit() else text if text[:1].isalpha() and text.isalnum() else None
+        )
+    if not symbol:
+        raise ConfigurationError(
+            f"{value!r} is not a USPC class or class/subclass symbol (e.g. 382 or 382/118)"
+        )
+    return symbol
+
+
 _NORMALIZE: dict[str, Callable[[str], str]] = {
     "cpc": normalize_classification,
     "cpc_exclude": normalize_classification,
     "ipc": normalize_classification,
     "ipc_exclude": normalize_classification,
+    "uspc": _uspc,
     "countries": str.upper,
     "kinds": str.upper,
     "assignees": assignee_key,
@@ -94,7 +111,8 @@ class SearchFilter:
 
     Values are normalised on construction (lists become tuples). Classification fields take a
     prefix at any level: section ``H``, class ``H04``, subclass ``H04W``, main group ``H04W52`` or
-    a full symbol ``H04W52/02``; assignees match case- and punctuation-insensitively.
+    a full symbol ``H04W52/02``; ``uspc`` takes a US class (``382``) or a full ``class/subclass``
+    symbol; assignees match case- and punctuation-insensitively.
     """
 
     dates: tuple[DateRange, ...] = ()
@@ -102,6 +120,7 @@ class SearchFilter:
     cpc_exclude: tuple[str, ...] = ()
     ipc: tuple[str, ...] = ()
     ipc_exclude: tuple[str, ...] = ()
+    uspc: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
@@ -176,6 +195,7 @@ def compile_filter(search_filter: SearchFilter | None) -> CompiledFilter:
     for key, values in (
         ("cpc_prefixes", f.cpc),
         ("ipc_prefixes", f.ipc),
+        ("uspc_prefixes", f.uspc),
         ("country", f.countries),
         ("kind", f.kinds),
         ("assignee_keys", f.assignees),

@@ -59,6 +59,7 @@ INDEXED_FIELDS: dict[str, str] = {
     "section": "keyword",
     "cpc_prefixes": "keyword",
     "ipc_prefixes": "keyword",
+    "uspc_prefixes": "keyword",
     "assignee_keys": "keyword",
     "priority_date": "datetime",
     "filing_date": "datetime",
@@ -154,6 +155,10 @@ def build_payload(doc: PatentDocument, chunk: Chunk) -> dict[str, Any]:
         "cpc_prefixes": _prefixes(doc.cpc),
         "ipc": doc.ipc,
         "ipc_prefixes": _prefixes(doc.ipc),
+        "uspc": doc.uspc,
+        "uspc_prefixes": list(
+            dict.fromkeys(level for code in doc.uspc for level in (code.split("/")[0], code))
+        ),
         "assignees": doc.assignees,
         "assignee_keys": [assignee_key(name) for name in doc.assignees],
         "inventors": doc.inventors,
