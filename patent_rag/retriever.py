@@ -78,10 +78,11 @@ class PriorArtRetriever(BaseRetriever):
         query_sources: what of a query patent is searched: its independent ``"claims"`` and/or
             ``"abstract"``.
         filters: a typed :class:`SearchFilter` applied to every search.
-        boosts: bibliographic rescoring of patent queries (shared classification, assignee,
-            inventor, publication near the query's filing; see :mod:`patent_rag.boosts`); on by
-            default with the weights chosen on the PatSnap dev split; None turns it off. Free-text
-            queries are never boosted.
+        boosts: for patent queries, a classified search within the query's own USPC (else CPC)
+            symbols fused with the main search, then bibliographic rescoring (shared classification,
+            assignee, inventor, publication near the query's filing; see :mod:`patent_rag.boosts`);
+            on by default with the settings chosen on the PatSnap dev split; None turns both off.
+            Free-text queries are never boosted.
         candidates: chunks each side of hybrid search prefetches before fusion (default
             ``max(100, 3 x depth)``: enough to fuse, and the grouping widens it when a patent has
             many chunks; deeper prefetches were no better on the PatSnap dev split, and slower);
