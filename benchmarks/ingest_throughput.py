@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from patsnap import DataMissing  # noqa: E402
-from patsnap_to_jsonl import convert  # noqa: E402
+from shared_citations import DataMissing  # noqa: E402
+from shared_citations_to_jsonl import convert  # noqa: E402
 
 from patent_rag.documents import PatentDocument  # noqa: E402
 from patent_rag.parsers import parse_files  # noqa: E402

@@ -1,7 +1,7 @@
 """Retrieval quality on the PatSnap CS3245 data: stock llama-index, BM25 and patent_rag, one run.
 
 Corpus: 2,244 real patents (title + abstract) from ../shared/data/patsnap_cs3245, converted in
-memory by ``benchmarks/patsnap.py``. Queries:
+memory by ``benchmarks/shared_citations.py``. Queries:
 
 - citations (dev split, ``qrels_citations_dev.tsv``): each query is a patent of the corpus, searched
   as prior art by patent (the patent itself excluded); relevant = the patents it cites. Scored
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from patsnap import DATA, DataMissing, citation_qrels, load_records, topical_queries  # noqa: E402
+from shared_citations import DATA, DataMissing, citation_qrels, load_records, topical_queries  # noqa: E402
 
 from patent_rag.documents import PatentDocument  # noqa: E402
 from patent_rag.evaluation import EvaluationResult, evaluate, load_qrels, score_run  # noqa: E402

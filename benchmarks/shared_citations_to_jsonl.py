@@ -3,7 +3,7 @@
 The export has no stated license, so the records are written only to a path outside the
 repository (a temporary directory by default), never next to the code.
 
-    python benchmarks/patsnap_to_jsonl.py [OUT.jsonl] [--data DIR]
+    python benchmarks/shared_citations_to_jsonl.py [OUT.jsonl] [--data DIR]
 
 Prints the output path and the number of records; exits with a clear message when the data folder
 (``../shared/data/patsnap_cs3245``) is absent.
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from patsnap import DATA, DataMissing, load_records  # noqa: E402
+from shared_citations import DATA, DataMissing, load_records  # noqa: E402
 
 from patent_rag.documents import PatentDocument  # noqa: E402
 
