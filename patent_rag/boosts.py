@@ -44,6 +44,7 @@ import numpy as np
 from patent_rag.errors import ConfigurationError
 from patent_rag.hits import PatentHit
 from patent_rag.query import PatentQuery
+from patent_rag.ranking import distribution_normalized
 from patent_rag.stores.layout import assignee_key
 
 __all__ = ["MetadataBoosts", "apply_boosts"]
@@ -111,13 +112,6 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(union) if union else 0.0
 
 
-def _normalized(scores: np.ndarray) -> np.ndarray:
-    spread = scores.std()
-    if not spread > 0:
-        return np.ones_like(scores)
-    return (scores - (scores.mean() - 3 * spread)) / (6 * spread)
-
-
 def _proximity(published: date | None, anchor: date | None, scale: float) -> float:
     if published is None or anchor is None:
         return 0.0
@@ -128,7 +122,7 @@ def apply_boosts(query: PatentQuery, hits: Sequence[PatentHit], boosts: Metadata
     """``hits`` (one patent query's candidates) rescored and re-sorted; the new score replaces theirs."""
     if not hits or not boosts.active:
         return list(hits)
-    base = _normalized(np.array([hit.score for hit in hits], dtype=np.float64))
+    base = distribution_normalized(np.array([hit.score for hit in hits], dtype=np.float64), flat=1.0)
     cpc, ipc, uspc = set(query.cpc), set(query.ipc), set(query.uspc)
     assignees, inventors = _keys(query.assignees), _keys(query.inventors)
     anchor = query.earliest_date

@@ -23,7 +23,15 @@ from patent_rag.errors import ConfigurationError
 from patent_rag.hits import PatentHit
 from patent_rag.stores.base import RRF_K, HitGroup, SearchHit
 
-__all__ = ["CrossEncoderLike", "Reranker", "fuse_rankings", "fuse_scores", "mmr_select", "rerank"]
+__all__ = [
+    "CrossEncoderLike",
+    "Reranker",
+    "distribution_normalized",
+    "fuse_rankings",
+    "fuse_scores",
+    "mmr_select",
+    "rerank",
+]
 
 
 @runtime_checkable
@@ -55,6 +63,15 @@ def fuse_rankings(
     return [(key, scores[key], hits[key]) for key in order]
 
 
+def distribution_normalized(scores: np.ndarray, *, flat: float) -> np.ndarray:
+    """``scores`` mapped the way DBSF maps a list: mean +/- 3 standard deviations onto [0, 1];
+    every score becomes ``flat`` when they are all equal."""
+    spread = scores.std()
+    if not spread > 0:
+        return np.full_like(scores, flat)
+    return (scores - (scores.mean() - 3 * spread)) / (6 * spread)
+
+
 def fuse_scores(rankings: Sequence[Sequence[HitGroup]]) -> list[tuple[str, float, list[SearchHit]]]:
     """Distribution-based score fusion of patent rankings (what DBSF does to an engine's prefetches).
 
@@ -75,11 +92,7 @@ def fuse_scores(rankings: Sequence[Sequence[HitGroup]]) -> list[tuple[str, float
         if not ranking:
             continue
         values = np.array([group.score for group in ranking], dtype=np.float64)
-        spread = values.std()
-        normalized = (
-            (values - values.mean() + 3 * spread) / (6 * spread) if spread > 0 else np.full_like(values, 0.5)
-        )
-        for group, value in zip(ranking, normalized, strict=True):
+        for group, value in zip(ranking, distribution_normalized(values, flat=0.5), strict=True):
             scores[group.key] = scores.get(group.key, 0.0) + float(value)
             chunks = hits.setdefault(group.key, {})
             for hit in group.hits:

@@ -76,11 +76,12 @@ def _mode(mode: str) -> SearchMode:
 
 
 def _filter(
+    *,
     cpc: list[str] | None,
-    not_cpc: list[str] | None,
-    ipc: list[str] | None,
-    uspc: list[str] | None,
-    country: list[str] | None,
+    not_cpc: list[str] | None = None,
+    ipc: list[str] | None = None,
+    uspc: list[str] | None = None,
+    country: list[str] | None = None,
 ) -> SearchFilter:
     from patent_rag.cli.search import build_filter
 
@@ -169,7 +170,7 @@ def search(
         top_k=top_k,
         mode=_mode(mode),
         before=before,
-        search_filter=_filter(cpc, not_cpc, ipc, uspc, country),
+        search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -213,7 +214,7 @@ def prior_art(
         mode=_mode(mode),
         cutoff=cutoff,
         before=before,
-        search_filter=_filter(cpc, not_cpc, ipc, uspc, country),
+        search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
         boost=boost,
         model=model,
         model_path=model_path,
@@ -256,7 +257,7 @@ def ask(
         top_k=top_k,
         mode=_mode(mode),
         before=before,
-        search_filter=_filter(cpc, None, None, None, None),
+        search_filter=_filter(cpc=cpc),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,

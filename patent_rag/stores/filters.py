@@ -77,13 +77,15 @@ def _tuple(values: Iterable[str] | str | None) -> tuple[str, ...]:
 
 def _uspc(value: str) -> str:
     """A USPC class (``"382"``, ``"D14"``) or full symbol (``"382/118"``), normalized."""
-    if "/" in value:
-        symbol = normalize_uspc(value)
+    text = value.strip().upper()
+    if "/" in text:
+        symbol = normalize_uspc(text)
+    elif text.isdigit():
+        symbol = text.lstrip("0")
+    elif text[:1].isalpha() and text.isalnum():  # D14, PLT
+        symbol = text
     else:
-        text = value.strip().upper()
-        symbol = (
-            text.lstrip("0") if text.isdigit() else text if text[:1].isalpha() and text.isalnum() else None
-        )
+        symbol = None
     if not symbol:
         raise ConfigurationError(
             f"{value!r} is not a USPC class or class/subclass symbol (e.g. 382 or 382/118)"
