@@ -103,7 +103,7 @@ def run_pipeline(
 ) -> Counts:
     """Run the three stages over ``documents`` until all are written; return the counts."""
     counts = Counts()
-    reader = _Reader(documents, chunker, window, position)
+    reader = _Reader(documents, chunker, window, position, id_scheme=store.metadata.id_scheme)
     writer = _Writer(store, progress, counts)
     reader.start()
     writer.start()
@@ -128,10 +128,17 @@ class _Reader(_Stage):
     """Parse, chunk and build payloads; hand over windows of documents."""
 
     def __init__(
-        self, documents: Iterable[PatentDocument], chunker: Chunker, window: int, position: Callable[[], int]
+        self,
+        documents: Iterable[PatentDocument],
+        chunker: Chunker,
+        window: int,
+        position: Callable[[], int],
+        *,
+        id_scheme: int,
     ) -> None:
         super().__init__("patent-rag-reader")
         self.documents, self.chunker, self.window, self.position = documents, chunker, window, position
+        self.id_scheme = id_scheme  # the index's: ids must match those it already holds
         self.batches: queue.Queue[Any] = queue.Queue(maxsize=4)
 
     def run(self) -> None:
@@ -141,7 +148,7 @@ class _Reader(_Stage):
             for doc in self.documents:
                 chunks = self.chunker.chunk(doc)
                 points = {
-                    point_id(doc.publication_number, chunk.section, chunk.ordinal): (
+                    point_id(doc.publication_number, chunk.section, chunk.ordinal, scheme=self.id_scheme): (
                         chunk.text,
                         build_payload(doc, chunk),
                     )

@@ -22,7 +22,8 @@ from patent_rag.errors import FingerprintMismatchError, ParseError
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
-from patent_rag.stores.layout import build_payload, point_id
+from patent_rag.stores.base import IndexMetadata
+from patent_rag.stores.layout import ID_SCHEME, build_payload, point_id
 
 
 class CountingEncoder:
@@ -55,10 +56,14 @@ def _doc(n: int, claims: int = 1, abstract: str | None = None, **fields: Any) ->
 DOCS = [_doc(0), _doc(1, claims=2), _doc(2, family_id="FAM2")]
 
 
-def expected_hashes(docs: list[PatentDocument], chunker: Chunker) -> dict[str, dict[str, str]]:
+def expected_hashes(
+    docs: list[PatentDocument], chunker: Chunker, *, scheme: int = ID_SCHEME
+) -> dict[str, dict[str, str]]:
     return {
         d.publication_number: {
-            point_id(d.publication_number, c.section, c.ordinal): build_payload(d, c)["content_hash"]
+            point_id(d.publication_number, c.section, c.ordinal, scheme=scheme): build_payload(d, c)[
+                "content_hash"
+            ]
             for c in chunker.chunk(d)
         }
         for d in docs
@@ -105,6 +110,49 @@ def test_reingest_is_idempotent_and_embeds_nothing(store: Store, encoder: Counti
     assert (second.documents_unchanged, second.chunks_written, second.chunks_unchanged) == (3, 0, total)
     assert len(encoder.texts) == embedded  # nothing embedded again
     assert store.existing_hashes([d.publication_number for d in DOCS]) == expected_hashes(DOCS, chunker)
+
+
+@pytest.mark.parametrize("where", ["edge", "local"])
+def test_an_index_from_before_id_scheme_2_keeps_its_ids(
+    tmp_path: Path, encoder: CountingEncoder, where: str
+) -> None:
+    """Metadata without ``id_scheme`` is scheme 1: ingestion keeps writing uuid5 ids (re-ingesting
+    embeds nothing), and Edge groups it by the payload's publication number, as a new index is."""
+    location = str(tmp_path / "old") if where == "edge" else f"qdrant-local:{tmp_path / 'old'}"
+    written = IndexMetadata.to_dict
+    with pytest.MonkeyPatch.context() as patch:  # metadata as written before id schemes
+        patch.setattr(
+            IndexMetadata,
+            "to_dict",
+            lambda self: {k: v for k, v in written(self).items() if k != "id_scheme"},
+        )
+        old = open_store(location)
+        old.create(fingerprint=encoder.fingerprint)
+        old.close()
+    old = open_store(location)
+    assert old.open().fingerprint == encoder.fingerprint and old.metadata.id_scheme == 1
+    ingest_documents(DOCS, store=old, encoder=encoder)  # type: ignore[arg-type]
+    embedded = len(encoder.texts)
+    assert ingest_documents(DOCS, store=old, encoder=encoder).chunks_written == 0  # type: ignore[arg-type]
+    assert len(encoder.texts) == embedded
+    chunker = Chunker.for_encoder(encoder)
+    numbers = [d.publication_number for d in DOCS]
+    assert old.existing_hashes(numbers) == expected_hashes(DOCS, chunker, scheme=1)
+    new = open_store(str(tmp_path / "new"))
+    ingest_documents(DOCS, store=new, encoder=encoder)  # type: ignore[arg-type]
+    assert new.existing_hashes(numbers) == expected_hashes(DOCS, chunker)
+    query = encoder.encode_query("transmit power of a wireless device")
+    for group_by in ("publication_number", "family"):
+        groups = [
+            [
+                (g.key, [h.payload["ordinal"] for h in g.hits])
+                for g in s.search_groups(dense=query, limit=3, group_by=group_by)
+            ]  # type: ignore[arg-type]
+            for s in (old, new)
+        ]
+        assert groups[0] == groups[1] and len(groups[0]) == 3
+    old.close()
+    new.close()
 
 
 def test_changed_document_replaces_its_chunks(store: Store, encoder: CountingEncoder) -> None:

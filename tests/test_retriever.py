@@ -26,7 +26,7 @@ from patent_rag.ranking import fuse_rankings
 from patent_rag.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents as packaged_sample
 from patent_rag.stores import EdgeStore, SearchFilter, open_store
-from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint, group_hits
+from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint, group_hits, payload_key
 from patent_rag.stores.layout import build_payload, point_id
 from patent_rag.stores.sparse import Bm25Encoder
 
@@ -269,7 +269,7 @@ def test_grouping_is_exact_on_every_backend(sample_points, minilm_encoder, tmp_p
             for mode in ("dense", "bm25", "hybrid"):
                 exact = group_hits(
                     edge.search(dense=vector, text=text, mode=mode, limit=everything, candidates=everything),
-                    field="publication_number",
+                    key=payload_key("publication_number"),
                     limit=6,
                     group_size=2,
                 )
@@ -441,10 +441,10 @@ def test_equal_scores_group_the_same_whatever_order_the_engine_returns() -> None
         return SearchHit(chunk, score, {"publication_number": number})
 
     hits = [hit("c1", "US2", 0.9), hit("c2", "US1", 0.9), hit("c3", "US3", 0.5), hit("c4", "US2", 0.5)]
-    expected = group_hits(hits, field="publication_number", limit=3, group_size=2)
+    expected = group_hits(hits, key=payload_key("publication_number"), limit=3, group_size=2)
     assert [group.key for group in expected] == ["US1", "US2", "US3"]
     for shuffled in (hits[::-1], [hits[1], hits[0], hits[3], hits[2]]):
-        assert group_hits(shuffled, field="publication_number", limit=3, group_size=2) == expected
+        assert group_hits(shuffled, key=payload_key("publication_number"), limit=3, group_size=2) == expected
 
 
 def test_reciprocal_rank_fusion_by_hand() -> None:

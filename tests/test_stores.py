@@ -40,7 +40,14 @@ from patent_rag.errors import (
 )
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores import DateRange, EdgeStore, SearchFilter, Store, StoredPoint, open_store
-from patent_rag.stores.layout import build_payload, classification_prefixes, point_id
+from patent_rag.stores.base import payload_key
+from patent_rag.stores.layout import (
+    POINT_NAMESPACE,
+    build_payload,
+    classification_prefixes,
+    patent_key,
+    point_id,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FP = Fingerprint(
@@ -128,7 +135,7 @@ def chunks_of(doc: PatentDocument) -> list[Chunk]:
 
 
 def vector_for(pid: str, dim: int = 8) -> np.ndarray:
-    v = np.random.default_rng(int(pid[:8], 16)).normal(size=dim).astype(np.float32)
+    v = np.random.default_rng(int(pid.replace("-", "")[-16:], 16)).normal(size=dim).astype(np.float32)
     return v / np.linalg.norm(v)
 
 
@@ -400,9 +407,27 @@ def test_edge_groups_drop_chunks_deleted_before_their_payloads_are_read(tmp_path
     groups = store.search_groups(dense=vector_for("c" * 8), limit=2, group_size=2)
     gone = groups[0].hits[0].id
     store.delete_points([gone])
-    refilled = store._with_payloads(groups)
+    refilled = store._with_payloads(groups, key=payload_key("publication_number"), limit=2, group_size=2)
     assert gone not in {hit.id for group in refilled for hit in group.hits}
     assert all(group.hits for group in refilled)
+    store.close()
+
+
+def test_new_edge_shards_give_hnsw_links_to_the_cpc_prefixes_only(tmp_path: Path) -> None:
+    """Links per value for every indexed field made every search slower; only CPC keeps them, and
+    the thinner graph is searched deeper."""
+    from patent_rag.stores import _edge_convert
+
+    store = EdgeStore(path=tmp_path / "index")
+    store.create(fingerprint=FP)
+    schema = store._engine.info().payload_schema
+    assert {name for name, info in schema.items() if info.params.enable_hnsw is not False} == {
+        "cpc_prefix_ids"
+    }
+    assert store._search_params is not None and store._search_params.hnsw_ef == _edge_convert.HNSW_EF
+    store.close()
+    store.open()
+    assert store._search_params is not None and store._search_params.hnsw_ef == _edge_convert.HNSW_EF
     store.close()
 
 
@@ -435,6 +460,7 @@ def test_edge_index_with_the_previous_shard_settings_still_opens(tmp_path: Path)
         old.close()
     reopened = EdgeStore(path=tmp_path / "index")
     assert reopened.open(fingerprint=FP).chunks == len(points_for(reopened))
+    assert reopened._search_params is None  # links on every field: Edge's default search depth
     assert reopened.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2) == before
     reopened.close()
 
@@ -641,8 +667,26 @@ def test_classification_prefixes_nest(code: str) -> None:
 
 @given(st.text(min_size=1, max_size=20), st.sampled_from(["abstract", "claim"]), st.integers(0, 10_000))
 def test_point_ids_are_deterministic(number: str, section: str, ordinal: int) -> None:
-    assert point_id(number, section, ordinal) == point_id(number, section, ordinal)
-    assert point_id(number, section, ordinal) != point_id(number, section, ordinal + 1)
+    for scheme in (1, 2):
+        assert point_id(number, section, ordinal, scheme=scheme) == point_id(
+            number, section, ordinal, scheme=scheme
+        )
+        assert point_id(number, section, ordinal, scheme=scheme) != point_id(
+            number, section, ordinal + 1, scheme=scheme
+        )
+        assert uuid.UUID(point_id(number, section, ordinal, scheme=scheme)).version == 5
+
+
+@given(st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20), st.integers(0, 10_000))
+def test_scheme_2_point_ids_name_their_patent(number: str, other: str, ordinal: int) -> None:
+    key = patent_key(point_id(number, "abstract", 0))
+    assert patent_key(point_id(number, "claim", ordinal)) == key
+    assert (patent_key(point_id(other, "claim", ordinal)) == key) == (other == number)
+    # scheme 1 is the plain uuid5 of the chunk; scheme 2 keeps its last 8 bytes
+    assert point_id(number, "claim", ordinal, scheme=1) == str(
+        uuid.uuid5(POINT_NAMESPACE, f"{number}|claim|{ordinal}")
+    )
+    assert point_id(number, "claim", ordinal)[19:] == point_id(number, "claim", ordinal, scheme=1)[19:]
 
 
 def test_payload_layout() -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from patent_rag.errors import InvalidVectorError, StoreError
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores.filters import SearchFilter
-from patent_rag.stores.layout import LAYOUT_VERSION
+from patent_rag.stores.layout import ID_SCHEME, LAYOUT_VERSION
 from patent_rag.stores.sparse import Bm25Encoder, SparseTerms
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "group_hits",
     "open_or_create",
     "ordered_hits",
+    "payload_key",
     "widening_groups",
 ]
 
@@ -104,16 +105,22 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class IndexMetadata:
-    """What is stored with an index: the encoder fingerprint, the layout and BM25 versions."""
+    """What is stored with an index: the encoder fingerprint, the layout, BM25 and point-id versions.
+
+    ``id_scheme`` is how the index's point ids are made (:func:`~patent_rag.stores.layout.point_id`);
+    an index keeps the scheme it was created with (metadata without one predates scheme 2).
+    """
 
     fingerprint: Fingerprint
     layout_version: int = LAYOUT_VERSION
     bm25: dict[str, Any] = field(default_factory=dict)
+    id_scheme: int = ID_SCHEME
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "patent_rag.index",
             "layout_version": self.layout_version,
+            "id_scheme": self.id_scheme,
             "fingerprint": self.fingerprint.as_dict(),
             "bm25": dict(self.bm25),
         }
@@ -131,7 +138,15 @@ class IndexMetadata:
                 f"{location} uses index layout {version}; this patent_rag reads layout {LAYOUT_VERSION}. "
                 "Re-ingest into a new index with this version."
             )
-        return cls(Fingerprint.from_dict(dict(data["fingerprint"])), version, dict(data.get("bm25", {})))
+        scheme = int(data.get("id_scheme", 1))
+        if scheme not in (1, ID_SCHEME):
+            raise StoreError(
+                f"{location} uses point-id scheme {scheme}, made by a newer patent_rag; this one knows "
+                f"schemes 1 and {ID_SCHEME}. Upgrade patent_rag to read it."
+            )
+        return cls(
+            Fingerprint.from_dict(dict(data["fingerprint"])), version, dict(data.get("bm25", {})), scheme
+        )
 
 
 @dataclass(frozen=True)
@@ -261,7 +276,12 @@ def check_query(
 
 
 def widening_groups(
-    search: Callable[[int], list[SearchHit]], *, field: str, limit: int, group_size: int, start: int
+    search: Callable[[int], list[SearchHit]],
+    *,
+    key: Callable[[SearchHit], str | None],
+    limit: int,
+    group_size: int,
+    start: int,
 ) -> list[HitGroup]:
     """Client-side group-by with exact top groups: fetch more chunks until ``limit`` groups are seen.
 
@@ -273,10 +293,20 @@ def widening_groups(
     fetch = max(start, 1)
     while True:
         hits = search(fetch)
-        distinct = len({hit.payload.get(field) for hit in hits})
+        distinct = len({key(hit) for hit in hits})
         if distinct >= limit or len(hits) < fetch:
-            return group_hits(hits, field=field, limit=limit, group_size=group_size)
+            return group_hits(hits, key=key, limit=limit, group_size=group_size)
         fetch = max(2 * fetch, math.ceil(1.25 * limit * len(hits) / max(distinct, 1)))
+
+
+def payload_key(field: str) -> Callable[[SearchHit], str | None]:
+    """A group key read from a payload field (None when the field is missing)."""
+
+    def key(hit: SearchHit) -> str | None:
+        value = hit.payload.get(field)
+        return None if value is None else str(value)
+
+    return key
 
 
 def collect_hashes(publication_numbers: Sequence[str], records: Iterable[Any]) -> dict[str, dict[str, str]]:
@@ -296,19 +326,21 @@ def ordered_hits(records: Iterable[Any]) -> list[SearchHit]:
     return sorted(hits, key=lambda hit: (hit.publication_number, hit.payload.get("ordinal", 0)))
 
 
-def group_hits(hits: Sequence[SearchHit], *, field: str, limit: int, group_size: int) -> list[HitGroup]:
-    """Group score-ordered hits by a payload field, groups ranked by their best hit.
+def group_hits(
+    hits: Sequence[SearchHit], *, key: Callable[[SearchHit], str | None], limit: int, group_size: int
+) -> list[HitGroup]:
+    """Group score-ordered hits by ``key`` (None: dropped), groups ranked by their best hit.
 
     Equal scores (identical texts, e.g. an application and its grant) are ordered by chunk id and
     group key: engines return ties in no fixed order, and a ranking should not change between runs.
     """
     groups: dict[str, list[SearchHit]] = {}
     for hit in sorted(hits, key=lambda hit: (-hit.score, hit.id)):
-        key = hit.payload.get(field)
-        if key is None:
+        group = key(hit)
+        if group is None:
             continue
-        members = groups.setdefault(str(key), [])
+        members = groups.setdefault(group, [])
         if len(members) < group_size:
             members.append(hit)
     ranked = sorted(groups.items(), key=lambda item: (-item[1][0].score, item[0]))
-    return [HitGroup(key, tuple(members)) for key, members in ranked[:limit]]
+    return [HitGroup(group, tuple(members)) for group, members in ranked[:limit]]

@@ -20,13 +20,17 @@ Facts about Edge 0.9 this module is built on (measured, not assumed):
 - No group-by in the Python API: :meth:`EdgeStore.search_groups` groups client-side, fetching
   more chunks until at least ``limit`` distinct patents are seen, which makes the top patents
   exact with respect to the chunk scores. Reading a payload costs more than scoring a vector (Edge
-  parses the whole stored payload even to return one field), so the grouping reads only the group
-  key, then the full payloads of the chunks it keeps; the first fetch is sized from the index's
-  chunks per patent, so that a second search is rare.
+  parses the whole stored payload even to return one field), so the grouping reads the patent from
+  the point ids (id scheme 2, see :func:`~patent_rag.stores.layout.point_id`; older indexes: the
+  group key only), then the full payloads of the chunks it keeps; the first fetch is sized from
+  the index's chunks per patent, so that a second search is rare.
 - A filtered search checks the filter on every HNSW candidate, and comparing CPC prefix strings and
   RFC 3339 datetimes was most of its time: new shards store integer twins of those fields and
   filter on them; shards created before filter on the strings (see ``TWINS`` in
   :mod:`patent_rag.stores._edge_convert`). llama-index's payload fields are not written to Edge.
+- Edge, like Qdrant, gives every indexed field's values their own HNSW links unless a field's
+  index says ``enable_hnsw=False``; new shards keep them for the CPC prefixes only and search
+  with a deeper beam (``LINKED``, ``HNSW_EF`` and ``search_params`` in ``_edge_convert``).
 - Edge drops a shard's files from the page cache on ``close()``; what is not warmed at ``load()``
   (memory tier "Cached") is read from disk by the first queries that touch it. New shards warm
   everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`); shards created
@@ -70,11 +74,13 @@ from patent_rag.stores.base import (
     check_dense,
     check_query,
     collect_hashes,
+    group_hits,
     ordered_hits,
+    payload_key,
     widening_groups,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
-from patent_rag.stores.layout import INDEXED_FIELDS
+from patent_rag.stores.layout import INDEXED_FIELDS, patent_key
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["EdgeStore"]
@@ -109,6 +115,7 @@ class EdgeStore:
         self._shard: qe.EdgeShard | None = None
         self._metadata: IndexMetadata | None = None
         self._twins: dict[str, str] = {}
+        self._search_params: qe.SearchParams | None = None  # see e.search_params
         self._chunks_per_patent: float | None = None  # sizes search_groups' first fetch
         self._bm25 = Bm25Encoder()
 
@@ -220,6 +227,7 @@ class EdgeStore:
             for name, kind in INDEXED_FIELDS.items():
                 if name not in present and name not in self._twins:
                     self._shard.update(qe.UpdateOperation.create_field_index(name, e.field_index(kind)))
+            self._search_params = e.search_params(self._shard.info().payload_schema)
 
     def _close_shard(self) -> None:
         if self._shard is not None:
@@ -362,7 +370,7 @@ class EdgeStore:
         limit: int,
         candidates: int | None,
         fusion: Fusion,
-    ) -> Callable[[int, qe.PayloadSelector], qe.QueryRequest] | None:
+    ) -> Callable[[int, qe.PayloadSelector | bool], qe.QueryRequest] | None:
         """Checks a query once and returns ``(size, payload) -> request``; None when BM25 has no term."""
         vector = check_query(
             dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
@@ -372,7 +380,7 @@ class EdgeStore:
             return None  # the text is only stop words: no term can match
         flt = e.edge_filter(compile_filter(search_filter), self._twins)
 
-        def request(size: int, payload: qe.PayloadSelector) -> qe.QueryRequest:
+        def request(size: int, payload: qe.PayloadSelector | bool) -> qe.QueryRequest:
             return e.query_request(
                 vector,
                 sparse,
@@ -382,6 +390,7 @@ class EdgeStore:
                 candidates=max(candidates or 0, size),
                 fusion=fusion,
                 payload=payload,
+                params=self._search_params,
             )
 
         return request
@@ -407,24 +416,27 @@ class EdgeStore:
         """One group per patent (or family), grouped client-side (Edge has no group-by).
 
         See :func:`~patent_rag.stores.base.widening_groups`: the top ``limit`` groups are exact
-        with respect to the chunk scores. The ranking reads only the group key of each chunk;
-        full payloads are read afterwards for the chunks the groups keep (reading a payload costs
-        more than scoring its vector, and most fetched chunks are dropped by the grouping).
+        with respect to the chunk scores. Reading a payload costs more than scoring its vector, and
+        most fetched chunks are dropped by the grouping, so the ranking reads no payload when the
+        point ids name their patents (id scheme 2), and only the group key otherwise; the full
+        payloads are read afterwards for the chunks the groups keep.
         """
         request = self._requests(dense, text, mode, search_filter, limit, candidates, fusion)
         if request is None:
             return []
         field = GROUP_FIELDS[group_by]
-        keys_only = qe.PayloadSelector.Include([field])
+        by_id = group_by == "publication_number" and self.metadata.id_scheme >= 2
+        selector: qe.PayloadSelector | bool = False if by_id else qe.PayloadSelector.Include([field])
+        key = _id_key if by_id else payload_key(field)
 
         def fetch(size: int) -> list[SearchHit]:
-            return self._query(request(size, keys_only))
+            return self._query(request(size, selector))
 
         # The fused ranking of a hybrid search is a prefix of the same search fetching more, so the
         # fetch need not reach ``candidates`` (the depth each prefetch feeds the fusion).
         start = self._first_fetch(limit)
-        groups = widening_groups(fetch, field=field, limit=limit, group_size=group_size, start=start)
-        return self._with_payloads(groups)
+        groups = widening_groups(fetch, key=key, limit=limit, group_size=group_size, start=start)
+        return self._with_payloads(groups, key=payload_key(field), limit=limit, group_size=group_size)
 
     def _first_fetch(self, limit: int) -> int:
         """Chunks to fetch first, from the index's chunks per patent (4 to 6 a patent wanted: long
@@ -434,30 +446,29 @@ class EdgeStore:
         per_patent = min(max(self._chunks_per_patent or 0.0, 4.0), _MAX_CHUNKS_PER_PATENT)
         return max(math.ceil(limit * per_patent), 32)
 
-    def _with_payloads(self, groups: list[HitGroup]) -> list[HitGroup]:
-        """The groups with their chunks' full payloads (a chunk deleted meanwhile is dropped)."""
-        ids: list[int | uuid.UUID | str] = [hit.id for group in groups for hit in group.hits]
-        if not ids:
+    def _with_payloads(
+        self, groups: list[HitGroup], *, key: Callable[[SearchHit], str | None], limit: int, group_size: int
+    ) -> list[HitGroup]:
+        """The groups' chunks with their full payloads, grouped again by ``key`` (the group field):
+        groups keyed by id become keyed by publication number, and a chunk deleted meanwhile is dropped."""
+        hits = [hit for group in groups for hit in group.hits]
+        if not hits:
             return groups
         # Whole payloads, the hidden fields dropped here: Edge selects fields more slowly than it
         # returns them all (30 chunks at 200,000: 0.61 ms against 0.68 ms with e.PAYLOAD).
+        ids: list[int | uuid.UUID | str] = [hit.id for hit in hits]
         with e.edge_errors(self.location):
             records = self._engine.retrieve(ids, True, False)
         payloads = {str(record.id): record.payload or {} for record in records}
-        filled = (
-            HitGroup(
-                group.key,
-                tuple(
-                    SearchHit(
-                        hit.id, hit.score, {k: v for k, v in payloads[hit.id].items() if k not in e.HIDDEN}
-                    )
-                    for hit in group.hits
-                    if hit.id in payloads
-                ),
-            )
-            for group in groups
-        )
-        return [group for group in filled if group.hits]
+        for payload in payloads.values():
+            for hidden in e.HIDDEN:
+                payload.pop(hidden, None)
+        filled = [SearchHit(hit.id, hit.score, payloads[hit.id]) for hit in hits if hit.id in payloads]
+        return group_hits(filled, key=key, limit=limit, group_size=group_size)
+
+
+def _id_key(hit: SearchHit) -> str:
+    return patent_key(hit.id)
 
 
 def _warn_tokenizer(location: str, stored: dict[str, Any], current: dict[str, Any]) -> None:

@@ -7,9 +7,16 @@ and ranges apply; CPC/IPC codes with every prefix level as keyword arrays), the 
 position and text, and the fields llama-index's ``QdrantVectorStore`` reads (``_node_content``,
 ``_node_type``, ``doc_id``...), so the collection is also a llama-index vector store.
 
+Point ids are deterministic (re-ingesting a chunk overwrites its point) and, in indexes created
+since id scheme 2, start with 64 bits that name the patent: every chunk of a patent shares them, so
+an engine without group-by (Qdrant Edge) groups search hits by patent from their ids alone,
+without reading a payload.
+
 Example:
     >>> point_id("US8613112B2", "claim", 3)
-    'dc35cea1-9ce5-5e28-8d94-ac1607482c47'
+    '9f03fb78-9dd7-5049-8d94-ac1607482c47'
+    >>> patent_key(point_id("US8613112B2", "claim", 3)) == patent_key(point_id("US8613112B2", "abstract", 0))
+    True
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from patent_rag.documents import PatentDocument
 
 __all__ = [
     "DENSE_VECTOR",
+    "ID_SCHEME",
     "INDEXED_FIELDS",
     "LAYOUT_VERSION",
     "LLAMA_INDEX_FIELDS",
@@ -34,6 +42,7 @@ __all__ = [
     "assignee_key",
     "build_payload",
     "classification_prefixes",
+    "patent_key",
     "point_id",
     "rfc3339",
 ]
@@ -47,6 +56,10 @@ LAYOUT_VERSION = 1
 # repeats the chunk text: returning it would double what every query reads).
 LLAMA_INDEX_FIELDS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
 POINT_NAMESPACE = uuid.UUID("6f1c2a52-3b0e-5a8e-9a43-8d1f0c4e7b21")
+# How point ids are made (stored in each index's metadata; an index keeps the scheme it was created
+# with). 1: uuid5 of "number|section|ordinal". 2: the same, its first 8 bytes replaced by those of
+# the uuid5 of the publication number, so that the id names the patent (see ``patent_key``).
+ID_SCHEME = 2
 
 # field -> index kind. Every field a filter or a group-by touches is indexed (server and Edge use
 # the indexes; qdrant-client's local mode ignores them and scans).
@@ -72,9 +85,22 @@ INDEXED_FIELDS: dict[str, str] = {
 _GROUP = re.compile(r"^([A-HY]\d\d[A-Z])(\d+)(?:/(\d+))?$")
 
 
-def point_id(publication_number: str, section: str, ordinal: int) -> str:
-    """The deterministic id of a chunk's point: re-ingesting the same chunk overwrites it."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{publication_number}|{section}|{ordinal}"))
+def point_id(publication_number: str, section: str, ordinal: int, *, scheme: int = ID_SCHEME) -> str:
+    """The deterministic id of a chunk's point: re-ingesting the same chunk overwrites it.
+
+    The result is a well-formed version-5 UUID under both schemes (its version and variant bits
+    come from the two uuid5s). Two patents share a key with probability 2**-60 per pair.
+    """
+    chunk = uuid.uuid5(POINT_NAMESPACE, f"{publication_number}|{section}|{ordinal}")
+    if scheme == 1:
+        return str(chunk)
+    patent = uuid.uuid5(POINT_NAMESPACE, publication_number)
+    return str(uuid.UUID(bytes=patent.bytes[:8] + chunk.bytes[8:]))
+
+
+def patent_key(point: str) -> str:
+    """The patent part of a scheme-2 point id (its first 8 bytes, as the id's first 18 characters)."""
+    return point[:18]
 
 
 def classification_prefixes(code: str) -> list[str]:
