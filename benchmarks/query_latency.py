@@ -6,6 +6,8 @@ publication numbers, chunk text, the llama-index fields), several chunks per pat
 the retriever's patent-level search without query embedding: ``search_groups`` (one group per
 patent, 3 evidence chunks, the retriever's over-fetch) with a priority-date cutoff and a CPC prefix
 filter, then conversion to ``PatentHit``. Also timed: opening the index, writing it, optimizing it.
+Dense search is timed twice: right after opening (each search also maps the pages it touches into
+the process for the first time), and after ``warm()``, as a long-running service runs; hybrid after.
 
     python benchmarks/query_latency.py [--chunks 200000] [--queries 300] [--local-chunks 50000]
                                        [--local-queries 20] [--seed 0] [--json]
@@ -232,10 +234,21 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         started = time.perf_counter()
         edge.open(fingerprint=FINGERPRINT)
         edge_open = time.perf_counter() - started
+        cold = latency(edge, qs, "dense")  # what a process that just opened the index sees
+        edge.close()
+        started = time.perf_counter()
+        edge.open(fingerprint=FINGERPRINT)
+        edge_reopen = time.perf_counter() - started
+        started = time.perf_counter()
+        edge.warm()  # what a long-running service does once after opening
+        edge_warm = time.perf_counter() - started
         results["edge"] = {
             "write_s": edge_write,
             "optimize_s": edge_optimize,
             "open_s": edge_open,
+            "reopen_s": edge_reopen,
+            "warm_s": edge_warm,
+            "dense_after_open": cold,
             "dense": latency(edge, qs, "dense"),
             "hybrid": latency(edge, qs, "hybrid"),
         }
@@ -280,13 +293,17 @@ def main() -> None:
         return
     edge, local = results["edge"], results["local"]  # type: ignore[index]
     print(
-        f"Edge, {results['chunks']} chunks: open {edge['open_s']:.2f} s, write {edge['write_s']:.1f} s, "
-        f"optimize {edge['optimize_s']:.1f} s"
+        f"Edge, {results['chunks']} chunks: open {edge['open_s']:.2f} s (again: {edge['reopen_s']:.2f} s), "
+        f"warm {edge['warm_s']:.2f} s, write {edge['write_s']:.1f} s, optimize {edge['optimize_s']:.1f} s"
     )
-    for mode in ("dense", "hybrid"):
+    for mode, label in (
+        ("dense_after_open", "dense, right after opening"),
+        ("dense", "dense"),
+        ("hybrid", "hybrid"),
+    ):
         m = edge[mode]
         print(
-            f"  {mode:6} grouped+filtered: p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms "
+            f"  {label:26} grouped+filtered: p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms "
             f"({m['queries']} queries; the first {m['first_ms']:.1f} ms)"
         )
     m = local["dense"]
@@ -299,7 +316,8 @@ def main() -> None:
         f"({m['queries']} queries)"
     )
     print(
-        f"targets: Edge p50 <= 5 ms ({'met' if edge['dense']['p50_ms'] <= 5 else 'MISSED'}), "
+        f"targets: Edge p50 <= 5 ms ({'met' if edge['dense']['p50_ms'] <= 5 else 'MISSED'} after warm(), "
+        f"{'met' if edge['dense_after_open']['p50_ms'] <= 5 else 'MISSED'} right after opening), "
         f"open <= 1 s ({'met' if edge['open_s'] <= 1 else 'MISSED'})"
     )
 

@@ -391,6 +391,18 @@ def test_groups_one_per_patent(filled: Store) -> None:
     assert "F1" in keys and len(keys) == 5  # F1 holds two patents; the rest are their own family
 
 
+def test_warm_works_on_an_empty_index(store: Store) -> None:
+    store.warm()
+    assert store.search(dense=vector_for("d" * 8), limit=3) == []
+
+
+def test_warm_changes_no_result(filled: Store) -> None:
+    query = vector_for("d" * 8)
+    before = filled.search_groups(dense=query, limit=3, group_size=2)
+    filled.warm()
+    assert filled.search_groups(dense=query, limit=3, group_size=2) == before
+
+
 def test_groups_carry_full_payloads(filled: Store) -> None:
     """Edge ranks groups on the group key alone and reads the kept chunks' payloads afterwards."""
     groups = filled.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2)

@@ -68,10 +68,10 @@ _EPOCH = date(1970, 1, 1)
 # that a search filtered to one value still walks a connected graph. New shards keep them for the
 # CPC prefixes only: users narrow prior art by CPC class or subclass, which can hold a few percent of
 # an index, while a prior-art date cutoff keeps most of it and the other fields are rarely filtered
-# on. With links for every field each point carried the links of a dozen value blocks, and every
-# search, filtered or not, scored that many more neighbours. At 200,000 chunks, a filtered dense
-# search fell from 5.1 to 2.3 ms and optimize() from 394 to 238 s; the thinner graph needs a deeper
-# search (``HNSW_EF``) for the recall it had: chunk recall@10 against exact search 0.927, was 0.915.
+# on. With links for every field each point carried those of a dozen value blocks and every search,
+# filtered or not, scored that many more neighbours (at 200,000 chunks a date + CPC filtered search
+# took 2.2x as long); with no such links at all, filtered searches lose most of their recall. The
+# thinner graph is searched deeper (``HNSW_EF``) to keep the recall it had (README, query latency).
 LINKED = frozenset({"cpc_prefix_ids"})
 HNSW_EF = 160
 # Memory placement of what a new shard stores: memory-mapped and read into the page cache when the

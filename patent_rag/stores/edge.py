@@ -80,7 +80,7 @@ from patent_rag.stores.base import (
     widening_groups,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
-from patent_rag.stores.layout import INDEXED_FIELDS, patent_key
+from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, patent_key
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["EdgeStore"]
@@ -317,6 +317,27 @@ class EdgeStore:
         seconds = time.perf_counter() - started
         logger.info("optimized %s in %.1f s (changed: %s)", self.location, seconds, changed)
         report(f"optimized in {seconds:.1f} s")
+
+    def warm(self) -> None:
+        """Map the whole dense vector storage into this process with one exhaustive search.
+
+        ``load()`` reads a shard into the page cache, but the process maps each page the first time
+        a search touches it, and on these machines that is a costly fault: at 200,000 chunks the
+        300 searches right after an open had a dense p50 of 5.2-5.6 ms, against 3.5-3.7 ms after
+        this call, which took 0.22-0.30 s. Call it once in a long-running service; a one-off
+        search (the CLI) would only pay for it.
+        """
+        started = time.perf_counter()
+        dim = self.metadata.fingerprint.dim
+        request = qe.QueryRequest(
+            limit=1,
+            query=qe.Query.Nearest([dim**-0.5] * dim, using=DENSE_VECTOR),
+            with_payload=False,
+            params=qe.SearchParams(exact=True),
+        )
+        with e.edge_errors(self.location):
+            self._engine.query(request)
+        logger.info("warmed %s in %.2f s", self.location, time.perf_counter() - started)
 
     # -- reads -------------------------------------------------------------------------------
     def _scroll(self, search_filter: SearchFilter, fields: Any, limit: int) -> list[Any]:

@@ -346,6 +346,9 @@ class QdrantStore:
     def flush(self) -> None:
         """Nothing to do: every write was acknowledged (server) or persisted (local) already."""
 
+    def warm(self) -> None:
+        """Nothing to do: a server manages its own memory; local mode holds everything in Python."""
+
     def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
         """Nothing to do: a server optimizes in the background; local mode has no index to build."""
         if progress:
