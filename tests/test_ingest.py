@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ from patent_rag.errors import FingerprintMismatchError, ParseError
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
-from patent_rag.stores.base import IndexMetadata
+from patent_rag.stores.base import GroupBy, IndexMetadata
 from patent_rag.stores.layout import ID_SCHEME, build_payload, point_id
 
 
@@ -142,15 +142,13 @@ def test_an_index_from_before_id_scheme_2_keeps_its_ids(
     ingest_documents(DOCS, store=new, encoder=encoder)  # type: ignore[arg-type]
     assert new.existing_hashes(numbers) == expected_hashes(DOCS, chunker)
     query = encoder.encode_query("transmit power of a wireless device")
-    for group_by in ("publication_number", "family"):
-        groups = [
-            [
-                (g.key, [h.payload["ordinal"] for h in g.hits])
-                for g in s.search_groups(dense=query, limit=3, group_by=group_by)
-            ]  # type: ignore[arg-type]
-            for s in (old, new)
-        ]
-        assert groups[0] == groups[1] and len(groups[0]) == 3
+
+    def ranking(store: Store, group_by: GroupBy) -> list[tuple[str, list[int]]]:
+        groups = store.search_groups(dense=query, limit=3, group_by=group_by)
+        return [(g.key, [h.payload["ordinal"] for h in g.hits]) for g in groups]
+
+    for group_by in get_args(GroupBy):
+        assert ranking(old, group_by) == ranking(new, group_by) and len(ranking(new, group_by)) == 3
     old.close()
     new.close()
 
