@@ -29,8 +29,9 @@ Facts about Edge 0.9 this module is built on (measured, not assumed):
   filter on them; shards created before filter on the strings (see ``TWINS`` in
   :mod:`patent_rag.stores._edge_convert`). llama-index's payload fields are not written to Edge.
 - Edge, like Qdrant, gives every indexed field's values their own HNSW links unless a field's
-  index says ``enable_hnsw=False``; new shards keep them for the CPC prefixes only and search
-  with a deeper beam (``LINKED``, ``HNSW_EF`` and ``search_params`` in ``_edge_convert``).
+  index says ``enable_hnsw=False``; new shards keep them for the CPC prefixes only, store float16
+  vectors and search with a deeper beam (``LINKED``, ``_VECTORS``, ``HNSW_EF`` and
+  ``search_params`` in ``_edge_convert``).
 - Edge drops a shard's files from the page cache on ``close()``; what is not warmed at ``load()``
   (memory tier "Cached") is read from disk by the first queries that touch it. New shards warm
   everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`); shards created
@@ -322,10 +323,11 @@ class EdgeStore:
         """Map the whole dense vector storage into this process with one exhaustive search.
 
         ``load()`` reads a shard into the page cache, but the process maps each page the first time
-        a search touches it, and on these machines that is a costly fault: at 200,000 chunks the
-        300 searches right after an open had a dense p50 of 5.2-5.6 ms, against 3.5-3.7 ms after
-        this call, which took 0.22-0.30 s. Call it once in a long-running service; a one-off
-        search (the CLI) would only pay for it.
+        a search touches it, which on these VMs is at times a costly fault: at 200,000 chunks, in
+        fresh processes, the 300 searches right after an open had a dense p50 of 5.2-5.6 ms,
+        against 3.5-3.7 ms after this call, which took 0.22-0.30 s (at other times it took
+        0.01-0.07 s and changed nothing measurable). Call it once in a long-running service; a
+        one-off search (the CLI) would only pay for it.
         """
         started = time.perf_counter()
         dim = self.metadata.fingerprint.dim
