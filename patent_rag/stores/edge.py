@@ -448,9 +448,10 @@ class EdgeStore:
         if request is None:
             return []
         field = GROUP_FIELDS[group_by]
+        by_field = payload_key(field)
         by_id = group_by == "publication_number" and self.metadata.id_scheme >= 2
         selector: qe.PayloadSelector | bool = False if by_id else qe.PayloadSelector.Include([field])
-        key = _id_key if by_id else payload_key(field)
+        key = _id_key if by_id else by_field
 
         def fetch(size: int) -> list[SearchHit]:
             return self._query(request(size, selector))
@@ -459,7 +460,7 @@ class EdgeStore:
         # fetch need not reach ``candidates`` (the depth each prefetch feeds the fusion).
         start = self._first_fetch(limit)
         groups = widening_groups(fetch, key=key, limit=limit, group_size=group_size, start=start)
-        return self._with_payloads(groups, key=payload_key(field), limit=limit, group_size=group_size)
+        return self._with_payloads(groups, key=by_field, limit=limit, group_size=group_size)
 
     def _first_fetch(self, limit: int) -> int:
         """Chunks to fetch first, from the index's chunks per patent (4 to 6 a patent wanted: long
