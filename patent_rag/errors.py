@@ -18,6 +18,7 @@ Every error the library raises on purpose derives from :class:`PatentRagError`, 
     │   ├── IndexNotFoundError
     │   ├── IndexExistsError
     │   ├── IndexLockedError          another process holds an embedded index
+    │   ├── IndexCorruptError         the index's files are damaged or disagree; says how to rebuild
     │   ├── InvalidVectorError        refused before writing (NaN, inf, zero, wrong dim)
     │   └── BackendUnavailableError   server unreachable, timeout, auth failure
     ├── FingerprintMismatchError      encoder and index disagree; names both sides
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "EncodingError",
     "FingerprintMismatchError",
+    "IndexCorruptError",
     "IndexExistsError",
     "IndexLockedError",
     "IndexNotFoundError",
@@ -135,6 +137,10 @@ class IndexExistsError(StoreError):
 
 class IndexLockedError(StoreError):
     """Another process holds the embedded index."""
+
+
+class IndexCorruptError(StoreError):
+    """The index's files are damaged or disagree (a part missing or truncated); it must be rebuilt."""
 
 
 class InvalidVectorError(StoreError):
