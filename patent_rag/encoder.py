@@ -9,6 +9,8 @@ document prompt, passing explicit ``prompt=`` strings to sentence-transformers (
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -19,7 +21,8 @@ import numpy as np
 
 from patent_rag.errors import ConfigurationError, EncodingError, ModelUnavailableError
 from patent_rag.fingerprint import Fingerprint
-from patent_rag.loading import read_model_prompts, resolve_model_dir, weights_digest
+from patent_rag.loading import model_dir_at, read_model_prompts, resolve_model_dir, weights_digest
+from patent_rag.model_dir import ModelFacts, apply_model_prompts, profile_for_dir
 from patent_rag.models import ModelProfile, TaskPrompts, get_profile
 
 if TYPE_CHECKING:
@@ -48,12 +51,15 @@ class Encoder:
 
     Args:
         model: a profile name (``"patembed-small"``), hub id, local model directory, or a
-            :class:`ModelProfile`.
+            :class:`ModelProfile`. A directory is recognized from its files as a known profile, else
+            encoded with the retrieval task its own prompts define (see :mod:`patent_rag.model_dir`);
+            ``profile.notes`` says which, and the prompts used are logged and in :meth:`prompts`.
         model_path: where the weights are, when the profile's hub id is not available offline.
         device: ``"auto"`` (CUDA when present, else CPU), or a torch device string.
         precision: ``"auto"`` picks bf16 where the hardware runs it natively and a probe shows it
             faithful (cosine >= 0.999 to fp32), else fp32.
-        document_task: the task whose document prompt this encoder (and the index it fills) uses.
+        document_task: the task whose document prompt this encoder (and the index it fills) uses
+            (default: the profile's default task, which queries use too).
         batch_size: inputs per forward pass; inputs are length-sorted over the whole call.
 
     Example:
@@ -74,14 +80,29 @@ class Encoder:
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
-        base = _profile_for(model)
-        self.model_dir = resolve_model_dir(base, model_path=model_path)
-        self.profile = base.with_prompts(read_model_prompts(self.model_dir, default_task=base.default_task))
+        self.device = _pick_device(device)
+        directory = _directory(model)
+        loaded: SentenceTransformer | None = None
+        if directory is not None:
+            # A folder is loaded once: its profile is read from the loaded model and the folder's files.
+            self.model_dir = model_dir_at(model_path if model_path is not None else directory)
+            loaded = _load(self.model_dir, self.device, trust_remote_code=False)
+            base = profile_for_dir(directory, self.model_dir, _facts(loaded))
+        else:
+            base = model if isinstance(model, ModelProfile) else get_profile(model)
+            self.model_dir = resolve_model_dir(base, model_path=model_path)
+        self.profile = apply_model_prompts(
+            base,
+            read_model_prompts(self.model_dir, default_task=base.default_task),
+            where=self.model_dir,
+            document_task=document_task,
+        )
         self.document_task = document_task or self.profile.default_task
         self.document_prompt = self.profile.prompts(self.document_task).document
         self.batch_size = batch_size
-        self.device = _pick_device(device)
-        self._model = _load(self.model_dir, self.device, trust_remote_code=self.profile.trust_remote_code)
+        if loaded is None:
+            loaded = _load(self.model_dir, self.device, trust_remote_code=self.profile.trust_remote_code)
+        self._model = loaded
         self._model.max_seq_length = self.profile.max_seq_length
         self._normalize_out, pooling = self._verify_recipe()
         self._counter = _token_counter(self._model)
@@ -98,11 +119,14 @@ class Encoder:
             precision=self.precision,
         )
         logger.info(
-            "loaded %s from %s on %s (%s); document prompt %r",
+            "loaded %s from %s on %s (%s); task %r: query prompt %r; document task %r: document prompt %r",
             self.profile.name,
             self.model_dir,
             self.device,
             self.precision,
+            self.profile.default_task,
+            self.profile.prompts().query,
+            self.document_task,
             self.document_prompt,
         )
 
@@ -120,6 +144,19 @@ class Encoder:
     def prompts(self, task: str | None = None) -> TaskPrompts:
         """The prompts actually used for ``task``: query side per call, document side fixed."""
         return TaskPrompts(query=self.profile.prompts(task).query, document=self.document_prompt)
+
+    def with_document_task(self, task: str) -> Encoder:
+        """This encoder with ``task``'s document prompt, sharing the loaded model (e.g. for an index built
+        with that task).
+
+        Raises:
+            UnknownTaskError: the profile has no such task.
+        """
+        prompt = self.profile.prompts(task).document
+        other = copy.copy(self)
+        other.document_task, other.document_prompt, other.truncated_inputs = task, prompt, 0
+        other.fingerprint = dataclasses.replace(self.fingerprint, document_prompt=prompt)
+        return other
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone: no special tokens, no prompt."""
@@ -244,27 +281,23 @@ class Encoder:
             yield
 
 
-def _profile_for(model: str | ModelProfile) -> ModelProfile:
+def _directory(model: str | ModelProfile) -> str | None:
+    """``model`` (user home expanded) when it names a local directory, else None."""
     if isinstance(model, ModelProfile):
-        return model
-    if os.path.isdir(os.path.expanduser(model)):
-        return _profile_from_dir(os.path.expanduser(model))
-    return get_profile(model)
+        return None
+    expanded = os.path.expanduser(model)
+    return expanded if os.path.isdir(expanded) else None
 
 
-def _profile_from_dir(path: str) -> ModelProfile:
-    """A profile read from a sentence-transformers directory that is not registered."""
-    model = _load(Path(path), "cpu", trust_remote_code=False)
+def _facts(model: SentenceTransformer) -> ModelFacts:
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
-    pooling = next((_pooling_name(m) for m in model if isinstance(m, Pooling)), "mean")
-    return ModelProfile(
-        name=os.path.basename(os.path.normpath(path)),
-        model_id=path,
+    pooling = next((_pooling_name(m) for m in model if isinstance(m, Pooling)), "none")
+    return ModelFacts(
         dim=int(model.get_embedding_dimension() or 0),
-        pooling=pooling,  # type: ignore[arg-type]
-        max_seq_length=int(model.max_seq_length or 512),
+        pooling=pooling,
         normalize=any(isinstance(m, Normalize) for m in model),
+        max_seq_length=int(model.max_seq_length or 512),
     )
 
 

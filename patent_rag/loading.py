@@ -19,7 +19,7 @@ from typing import Any
 from patent_rag.errors import ModelUnavailableError, PromptMissingError
 from patent_rag.models import ModelProfile, TaskPrompts
 
-__all__ = ["read_model_prompts", "resolve_model_dir", "weights_digest"]
+__all__ = ["model_dir_at", "read_model_prompts", "resolve_model_dir", "weights_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,7 @@ def resolve_model_dir(profile: ModelProfile, *, model_path: str | os.PathLike[st
         ModelUnavailableError: nothing local has the model; the message says how to provide it.
     """
     if model_path is not None:
-        path = Path(model_path).expanduser()
-        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-            raise ModelUnavailableError(f"{path} is not a model directory (no config.json or modules.json)")
-        return path
+        return model_dir_at(model_path)
     if Path(profile.model_id).expanduser().is_dir():
         return Path(profile.model_id).expanduser()
     if profile.package:
@@ -58,6 +55,18 @@ def resolve_model_dir(profile: ModelProfile, *, model_path: str | os.PathLike[st
         f"to the Hugging Face hub run `hf download {profile.model_id} --local-dir DIR`, copy DIR here, "
         f"then pass model_path=DIR (CLI: --model-path DIR) or set {MODEL_DIR_ENV} to its parent folder."
     )
+
+
+def model_dir_at(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a model directory.
+
+    Raises:
+        ModelUnavailableError: it holds neither config.json nor modules.json.
+    """
+    directory = Path(path).expanduser()
+    if not (directory / "config.json").is_file() and not (directory / "modules.json").is_file():
+        raise ModelUnavailableError(f"{directory} is not a model directory (no config.json or modules.json)")
+    return directory
 
 
 def _package_dir(name: str, package: str) -> Path:

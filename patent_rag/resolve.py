@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from patent_rag.encoder import Encoder, Precision
 from patent_rag.errors import UnknownModelError
 from patent_rag.fingerprint import Fingerprint
-from patent_rag.models import ModelProfile, get_profile
+from patent_rag.models import ModelProfile, get_profile, list_profiles
 
 __all__ = ["encoder_for_index"]
 
@@ -52,36 +53,63 @@ def encoder_for_index(
     """The encoder for an index's ``fingerprint`` (``model`` overrides the recorded model id).
 
     Raises:
-        UnknownModelError: the recorded model is neither a known profile nor a local directory;
-            the message says to pass ``--model`` / ``model=``.
+        UnknownModelError: ``model`` is neither a known profile nor a local directory (the message
+            lists the profiles), or, with no ``model``, the recorded model is neither; the message says
+            to pass ``--model`` / ``model=``.
         ModelUnavailableError: the model's weights are not available offline.
     """
     chosen: str | ModelProfile = model or fingerprint.model_id
+    build: Callable[[], Encoder]
     if isinstance(chosen, str) and Path(chosen).expanduser().is_dir():
-        return Encoder(chosen, model_path=model_path, device=device, precision=precision)
-    try:
-        profile = chosen if isinstance(chosen, ModelProfile) else get_profile(chosen)
-    except UnknownModelError as error:
-        raise UnknownModelError(
-            f"the index was built with model {fingerprint.model_id!r}, which is not a known profile here; "
-            "pass the model (CLI: --model NAME or DIR, --model-path DIR) or register its profile. "
-            f"({error})"
-        ) from None
-    task = _document_task(profile, fingerprint.document_prompt)
-    logger.info("index built with %s (document task %s)", profile.name, task or profile.default_task)
+        directory = chosen
+        key: tuple[object, ...] = ("dir", str(Path(chosen).expanduser().resolve()))
+
+        def build() -> Encoder:
+            # The folder's task table is known once it is read: match the index's document prompt then.
+            encoder = Encoder(directory, model_path=model_path, device=device, precision=precision)
+            task = _document_task(encoder.profile, fingerprint.document_prompt)
+            return encoder if task is None else encoder.with_document_task(task)
+
+    else:
+        profile = chosen if isinstance(chosen, ModelProfile) else _known_profile(chosen, fingerprint, model)
+        task = _document_task(profile, fingerprint.document_prompt)
+        logger.info("index built with %s (document task %s)", profile.name, task or profile.default_task)
+        key = (profile.name, profile.model_id, task)
+
+        def build() -> Encoder:
+            return Encoder(
+                profile, model_path=model_path, device=device, precision=precision, document_task=task
+            )
+
     key = (
-        profile.name,
-        profile.model_id,
+        *key,
         None if model_path is None else str(model_path),
         device,
         precision,
-        task,
+        fingerprint.document_prompt,
     )
     with _lock:
         if key not in _loaded:
             # Loading takes seconds; a process that searches several times (tests, notebooks) loads once.
             _loaded.clear()
-            _loaded[key] = Encoder(
-                profile, model_path=model_path, device=device, precision=precision, document_task=task
-            )
+            _loaded[key] = build()
         return _loaded[key]
+
+
+def _known_profile(name: str, fingerprint: Fingerprint, given: str | ModelProfile | None) -> ModelProfile:
+    try:
+        return get_profile(name)
+    except UnknownModelError:
+        pass
+    known = ", ".join(profile.name for profile in list_profiles())
+    if given is not None:
+        raise UnknownModelError(
+            f"unknown model {name!r} (--model / model=): it is neither a known profile nor a model directory "
+            f"here. Known profiles: {known}; or give a local model directory, or leave the model out to use "
+            f"the one the index was built with ({fingerprint.model_id!r})."
+        ) from None
+    raise UnknownModelError(
+        f"the index was built with model {fingerprint.model_id!r}, which is neither a known profile nor a "
+        "model directory here; pass the model (CLI: --model NAME or DIR, --model-path DIR) or register its "
+        f"profile. Known profiles: {known}."
+    ) from None

@@ -110,3 +110,36 @@ def minilm_encoder():  # type: ignore[no-untyped-def]
     from patent_rag.encoder import Encoder
 
     return Encoder("all-minilm-l6-v2", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def tiny_patembed_small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """patembed-small's exact shape (mean pooling -> Dense to 384 -> Normalize, max length 512) on a tiny
+    BERT, saved as sentence-transformers saves it: placeholder prompts, no model card. Tests copy it and
+    add the prompt table or card they need."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(2)
+    root = tmp_path_factory.mktemp("tiny-patembed-384")
+    bert_dir = root / "bert"
+    bert_dir.mkdir()
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(bert_dir)
+    _copy_tokenizer(bert_dir)
+    transformer = Transformer(str(bert_dir), max_seq_length=512)
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(32, pooling_mode="mean"), Dense(32, 384), Normalize()], device="cpu"
+    )
+    out = root / "model"
+    model.save(str(out))
+    (out / "README.md").unlink(missing_ok=True)  # the generic card sentence-transformers writes
+    return out
