@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -199,3 +200,49 @@ def test_demo_runs_offline_and_finds_the_vcos(capsys) -> None:  # type: ignore[n
     # The two real VCOs filed before the query; the boosts may put a synthetic oscillator published
     # months after the query's filing between them.
     assert {"US7863991B1", "US7315219B2"} <= {hit.publication_number for hit in hits[:3]}
+
+
+def test_classification_and_country_filters_are_checked(index) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    import patent_rag.cli.commands  # noqa: F401  (registers the commands)
+    from patent_rag.cli import app
+
+    flt = build_filter(
+        cpc=["g06f"], cpc_exclude=["G06F 16/30"], ipc=["H04W0052/02", "H", "H04"], countries=["us"]
+    )
+    assert (flt.cpc, flt.cpc_exclude, flt.ipc, flt.countries) == (
+        ("G06F",),
+        ("G06F16/30",),
+        ("H04W52/02", "H", "H04"),
+        ("US",),
+    )
+    shape = (
+        "give a section, class, subclass, main group or full symbol, e.g. G, G06, G06F, G06F16 or G06F16/30"
+    )
+    for bad in ("G6F", "G06F16/", "G06F/30", "software", "G06F16/30x"):
+        with pytest.raises(
+            ConfigurationError, match=rf"--cpc '{re.escape(bad)}' is not a CPC/IPC symbol or prefix; {shape}"
+        ):
+            build_filter(cpc=[bad])
+    with pytest.raises(ConfigurationError, match=r"--ipc 'H4W' is not a CPC/IPC symbol or prefix"):
+        build_filter(ipc=["H4W"])
+    for bad in ("USA", "U", "1X"):
+        with pytest.raises(
+            ConfigurationError,
+            match=rf"--country '{bad}' is not a two-letter country code; e\.g\. US, EP, WO, JP",
+        ):
+            build_filter(countries=[bad])
+    runner = CliRunner()
+    for option, value, message in (
+        ("--cpc", "G06", None),
+        ("--not-cpc", "G6F", "error: --not-cpc 'G6F' is not a CPC/IPC symbol or prefix"),
+        ("--country", "USA", "error: --country 'USA' is not a two-letter country code"),
+    ):
+        result = runner.invoke(
+            app, ["search", "oscillator", "--index", index, "--mode", "bm25", option, value]
+        )
+        if message is None:
+            assert result.exit_code == 0, result.output
+        else:
+            assert result.exit_code == 1 and message in result.output, result.output

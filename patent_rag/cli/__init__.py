@@ -1,14 +1,22 @@
 """The ``patent-rag`` command line.
 
 The CLI owns the console: tables and progress go to stderr through rich (quiet when piped), data
-(JSON, JSONL) goes to stdout. Library errors become one red line and exit code 1.
+(JSON, JSONL) goes to stdout. Library errors, and the operating system refusing a file (missing,
+not permitted, read-only or full filesystem), become one red line and exit code 1; anything else
+keeps its traceback.
+
+Text that is not ours (file names, corpus titles and evidence, server and LLM answers, error
+messages quoting any of them) is never read as rich markup, and :func:`terminal_safe` removes the
+control and escape sequences it may carry before it reaches a terminal.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -19,10 +27,11 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from patent_rag.errors import PatentRagError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "safe_text", "terminal_safe"]
 
 app = typer.Typer(
     name="patent-rag",
@@ -45,18 +54,79 @@ ModelPathOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 
 
+# Escape sequences (CSI: colours and cursor moves; OSC/DCS/SOS/PM/APC strings up to their
+# terminator; two-character escapes; 8-bit CSI), then single controls: C0 except tab and newline,
+# DEL, C1, and the bidi embeddings, overrides and isolates that reorder what a terminal shows.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` as a string a terminal shows as written: escape sequences and control characters
+    (other than tab and newline) removed, bidi overrides too.
+
+    Example:
+        >>> terminal_safe("\x1b[31mred\x1b[0m alert\x07")
+        'red alert'
+    """
+    return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
+
+
+def safe_text(text: object, style: str = "") -> Text:
+    """Foreign text for a rich console: never parsed as markup, made :func:`terminal_safe`."""
+    return Text(terminal_safe(text), style=style)
+
+
+# The operating system refusing a file is the user's to fix, whatever the path: one line suffices.
+_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# A path that is wrong: ours to report only when the error names it.
+_BAD_PATH = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EEXIST}
+
+
+def _os_error_line(exc: OSError) -> str | None:
+    """One line for an OSError about a file (``PATH: reason``), else None (a bug: keep the traceback)."""
+    named = [os.fsdecode(name) for name in (exc.filename, exc.filename2) if name is not None]
+    if exc.errno not in _REFUSED and not (exc.errno in _BAD_PATH and named):
+        return None
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    return f"{' -> '.join(named)}: {reason}" if named else reason
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(Text.assemble(("error: ", "bold red"), terminal_safe(message)), highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
 def friendly_errors(func: F) -> F:
-    """Turn a PatentRagError into one readable line and exit code 1."""
+    """Turn a PatentRagError, or an OSError about a file, into one readable line and exit code 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except PatentRagError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(1) from None
+            raise _fail(str(exc)) from None
+        except OSError as exc:
+            line = _os_error_line(exc)
+            if line is None:
+                raise
+            raise _fail(line) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class _SafeRichHandler(RichHandler):
+    """Log records rendered as plain text (never markup) without control or escape sequences:
+    messages quote file names and corpus text."""
+
+    def render_message(self, record: logging.LogRecord, message: str) -> Any:
+        record.__dict__["markup"] = False  # also for a record logged with extra={"markup": True}
+        return super().render_message(record, terminal_safe(message))
 
 
 def print_json(data: Any) -> None:
@@ -72,7 +142,7 @@ def _setup(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+        handlers=[_SafeRichHandler(console=err, show_path=False, show_time=False, markup=False)],
     )
 
 
@@ -93,13 +163,13 @@ def models(as_json: JsonOption = False) -> None:
         tasks = [p.default_task, *sorted(t for t in p.tasks if t != p.default_task)]
         source = p.model_id + (f" (offline: {p.package})" if p.package else "")
         table.add_row(
-            p.name,
+            safe_text(p.name),
             str(p.dim),
-            p.pooling,
+            safe_text(p.pooling),
             str(p.max_seq_length),
             "yes" if p.normalize else "no",
-            ", ".join(tasks) + ("" if not p.symmetric else " (no prompts)"),
-            source,
+            safe_text(", ".join(tasks) + ("" if not p.symmetric else " (no prompts)")),
+            safe_text(source),
         )
     out.print(table)
 
@@ -146,7 +216,7 @@ def embed(
         return
     table = Table(show_header=False, title="Embedding")
     for key, value in summary.items():
-        table.add_row(key, repr(value) if key == "prompt" else str(value))
+        table.add_row(key, safe_text(repr(value) if key == "prompt" else value))
     out.print(table)
 
 

@@ -8,6 +8,7 @@ prints one JSON object on stdout instead.
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
@@ -16,9 +17,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from patent_rag.boosts import MetadataBoosts
-from patent_rag.cli import print_json
+from patent_rag.cli import print_json, safe_text, terminal_safe
 from patent_rag.errors import ConfigurationError
 from patent_rag.hits import PatentHit
 from patent_rag.query import CutoffField, merge_filters
@@ -44,6 +46,8 @@ DEMO_MODEL = "all-minilm-l6-v2"
 # (US7863991B1, filed 2008-10-06) that a prior-art search should rank first.
 DEMO_PATENT = "US8089324B2"
 _CUTOFFS = ("priority", "filing", "publication", "none")
+# A CPC/IPC symbol or a prefix of one: section, class, subclass, main group, group/subgroup.
+_CLASSIFICATION = re.compile(r"^[A-HY](?:\d\d(?:[A-Z](?:\d{1,4}(?:/\d{1,6})?)?)?)?$")
 
 
 def parse_date(value: date | datetime | str | None) -> date | None:
@@ -56,6 +60,25 @@ def parse_date(value: date | datetime | str | None) -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ConfigurationError(f"dates are written YYYY-MM-DD, e.g. 2010-01-31; got {value!r}") from None
+
+
+def _classifications(values: Sequence[str], option: str) -> tuple[str, ...]:
+    for value in values:
+        if not _CLASSIFICATION.match(re.sub(r"\s+", "", value).upper()):
+            raise ConfigurationError(
+                f"{option} {value!r} is not a CPC/IPC symbol or prefix; give a section, class, subclass, "
+                "main group or full symbol, e.g. G, G06, G06F, G06F16 or G06F16/30"
+            )
+    return tuple(values)
+
+
+def _countries(values: Sequence[str]) -> tuple[str, ...]:
+    for value in values:
+        if not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+            raise ConfigurationError(
+                f"--country {value!r} is not a two-letter country code; e.g. US, EP, WO, JP"
+            )
+    return tuple(values)
 
 
 def build_filter(
@@ -71,16 +94,24 @@ def build_filter(
     since: date | str | None = None,
     until: date | str | None = None,
 ) -> SearchFilter:
-    """A typed filter from command-line values (``until`` is exclusive, on the earliest priority date)."""
+    """A typed filter from command-line values (``until`` is exclusive, on the earliest priority date).
+
+    Classification and country values are checked here, where a person typed them (the filter
+    also takes the symbols stored with a patent, whatever their shape).
+
+    Raises:
+        ConfigurationError: a date that is not YYYY-MM-DD, a CPC/IPC value that is no symbol or
+            prefix of one, a country that is not two letters, a malformed USPC symbol.
+    """
     start, end = parse_date(since), parse_date(until)
     dates = (DateRange(field="earliest", since=start, before=end),) if start or end else ()
     return SearchFilter(
-        cpc=tuple(cpc),
-        cpc_exclude=tuple(cpc_exclude),
-        ipc=tuple(ipc),
-        ipc_exclude=tuple(ipc_exclude),
+        cpc=_classifications(cpc, "--cpc"),
+        cpc_exclude=_classifications(cpc_exclude, "--not-cpc"),
+        ipc=_classifications(ipc, "--ipc"),
+        ipc_exclude=_classifications(ipc_exclude, "ipc_exclude"),
         uspc=tuple(uspc),
-        countries=tuple(countries),
+        countries=_countries(countries),
         kinds=tuple(kinds),
         assignees=tuple(assignees),
         dates=dates,
@@ -88,8 +119,16 @@ def build_filter(
 
 
 def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:
-    """Rank, publication number, title, date, score and the best evidence snippet."""
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    """Rank, publication number, title, date, score and the best evidence snippet.
+
+    Titles and evidence come from the corpus: shown as plain text, control sequences removed.
+    """
+    table = Table(
+        title=safe_text(title) if title is not None else None,
+        title_justify="left",
+        show_lines=False,
+        expand=False,
+    )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("publication", no_wrap=True, style="bold")
     table.add_column("title", max_width=36, overflow="fold")
@@ -98,13 +137,20 @@ def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:
     table.add_column("best evidence", max_width=70, overflow="fold")
     for hit in hits:
         day = hit.earliest_date.isoformat() if hit.earliest_date else "-"
+        evidence = (
+            Text.assemble(
+                (f"{terminal_safe(hit.best.label)}:", "dim"), " ", terminal_safe(hit.best.snippet(160))
+            )
+            if hit.evidence
+            else Text()
+        )
         table.add_row(
             str(hit.rank),
-            hit.publication_number,
-            hit.title,
+            safe_text(hit.publication_number),
+            safe_text(hit.title),
             day,
             f"{hit.score:.4f}",
-            f"[dim]{hit.best.label}:[/] {hit.best.snippet(160)}" if hit.evidence else "",
+            evidence,
         )
     return table
 
@@ -258,8 +304,10 @@ def _print_prior_art(
         )
         return
     rule = f"{cutoff} date before {applied}" if applied else "no date cutoff"
-    console.print(f"[bold]Prior art for {number}[/] {title}")
-    console.print(f"[dim]{rule}; the patent itself and its family excluded; mode {mode}[/]")
+    console.print(
+        Text.assemble((f"Prior art for {terminal_safe(number)}", "bold"), " ", terminal_safe(title))
+    )
+    console.print(Text(f"{rule}; the patent itself and its family excluded; mode {mode}", style="dim"))
     console.print(hits_table(hits))
 
 
@@ -312,10 +360,10 @@ def run_ask(
     if as_json:
         print_json(answer.model_dump(mode="json"))
         return answer
-    console.print(answer.answer, markup=False, highlight=False)
+    console.print(safe_text(answer.answer), highlight=False)
     if answer.unresolved_citations:
         removed = ", ".join(answer.unresolved_citations)
-        console.print(f"[yellow]removed citations that match no retrieved patent: {removed}[/]")
+        console.print(safe_text(f"removed citations that match no retrieved patent: {removed}", "yellow"))
     console.print(hits_table(answer.cited_hits or answer.hits, title="Sources"))
     return answer
 
@@ -343,8 +391,11 @@ def run_demo(
             with console.status(f"indexing {len(documents)} USPTO grants (abstracts and independent claims)"):
                 summary = ingest_documents(documents, store=store, encoder=encoder)
             console.print(
-                f"[dim]indexed {summary.documents} patents as {summary.chunks_written} chunks in "
-                f"{summary.seconds:.1f} s ({', '.join(f.name for f in files)}; USPTO, public domain)[/]"
+                Text(
+                    f"indexed {summary.documents} patents as {summary.chunks_written} chunks in "
+                    f"{summary.seconds:.1f} s ({', '.join(f.name for f in files)}; USPTO, public domain)",
+                    style="dim",
+                )
             )
             retriever = PriorArtRetriever(index=store, embedding=encoder, top_k=top_k, mode=mode)
             target = retriever.patent_query(DEMO_PATENT)
