@@ -282,3 +282,189 @@ def test_run_eval_json_schema(index, qrels_file, tmp_path: Path, capsys) -> None
         ConfigurationError, match=r"--cutoff must be one of priority, filing, publication, none"
     ):
         run_eval(index=index, qrels=qrels_file, cutoff="grant", console=screen)
+
+
+# -- kind codes ----------------------------------------------------------------------------------
+# Citation exports write "US5000001" for "US5000001A". Invented numbers throughout.
+
+
+def test_without_kind_codes_publications_merge_best_rank_and_highest_judgment() -> None:
+    qrels = {"q": {"US5000001B1": 2, "US5000001A": 1, "US5000002": 1}}
+    run = {"q": ["US5000003B1", "US5000001B1", "US5000001A", "US5000002A"]}
+    merged = score_run(run, qrels, measures=["ndcg@10", "mrr"], ignore_kind=True)
+    q = merged.query("q")
+    # One id per patent: the ranking keeps its best-ranked publication, the qrels the highest judgment.
+    assert q.ranking == ("US5000003", "US5000001", "US5000002") and (q.relevant, q.found) == (2, 2)
+    ideal = 2 + 1 / math.log2(3)
+    assert q.metrics["ndcg@10"] == pytest.approx((2 / math.log2(3) + 1 / math.log2(4)) / ideal)
+    assert q.metrics["mrr"] == 0.5
+    assert merged.matching is not None
+    assert merged.matching.ignore_kind and not merged.matching.ignore_kind_auto
+    assert merged.warnings == ()
+    # With kind codes: A and B1 are two judged publications, US5000002 matches nothing.
+    exact = score_run(run, qrels, measures=["mrr"], ignore_kind=False)
+    assert exact.query("q").ranking == tuple(run["q"]) and exact.query("q").found == 2
+    assert exact.matching is not None and exact.matching.documents_retrieved == 2
+    assert exact.warnings == (
+        "1 of 3 judged documents are in the run only under another kind code (e.g. US5000002) and count "
+        "as not found; pass ignore_kind=True (CLI: --ignore-kind) to compare publication numbers without "
+        "kind codes",
+    )
+
+
+def test_score_run_ignores_kind_codes_when_only_that_matches_the_run(caplog) -> None:  # type: ignore[no-untyped-def]
+    qrels = {"q1": {"US5000002": 1}, "q2": {"US5000004": 1}}
+    run = {"q1": ["US5000001B1", "US5000002A"], "q2": ["US5000004B2"]}
+    with caplog.at_level("WARNING", logger="patent_rag.evaluation"):
+        result = score_run(run, qrels, measures=["mrr"])
+    assert result.metrics["mrr"] == 0.75
+    assert result.matching is not None
+    assert (result.matching.documents, result.matching.documents_retrieved) == (2, 2)
+    assert result.matching.ignore_kind and result.matching.ignore_kind_auto
+    assert result.warnings == (
+        "2 of 2 judged documents match the run only without their kind codes (e.g. US5000002, "
+        "US5000004): publication numbers are compared without kind codes, so the publications of one "
+        "patent (A, B1...) count as one. Pass ignore_kind=False (CLI: --no-ignore-kind) to compare "
+        "them with kind codes",
+    )
+    assert result.warnings[0] in caplog.text
+    assert score_run(run, qrels, measures=["mrr"], ignore_kind=False).metrics["mrr"] == 0.0
+
+
+@pytest.fixture()
+def kindless_qrels(tmp_path: Path) -> Path:
+    path = tmp_path / "citations.tsv"
+    path.write_text(f"US9000001\tUS8000002\t1\nUS9000001\t{LATER[:-2]}\t1\n")
+    return path
+
+
+def test_eval_with_qrels_without_kind_codes_compares_without_them_and_says_so(  # type: ignore[no-untyped-def]
+    index, kindless_qrels, capsys, caplog
+) -> None:
+    screen = Console(file=io.StringIO(), width=200, color_system=None)
+    common = {"index": index, "qrels": kindless_qrels, "mode": "bm25", "cutoff": "none", "top_k": 20}
+    with caplog.at_level("WARNING", logger="patent_rag.evaluation"):
+        result = run_eval(**common, as_json=True, console=screen)  # type: ignore[arg-type]
+    data = json.loads(capsys.readouterr().out)
+    assert data["recall@100"] == 1.0 and data["queries"] == 1
+    assert data["matching"] == {
+        "queries": 1,
+        "queries_searched": 1,
+        "queries_without_kind": 1,
+        "documents": 2,
+        "documents_in_index": 0,
+        "documents_in_index_without_kind": 2,
+        "documents_retrieved": 2,
+        "ignore_kind": True,
+        "ignore_kind_auto": True,
+    }
+    assert data["warnings"][0].startswith(
+        "2 of 2 judged documents match the index only without their kind codes (e.g. "
+        f"US8000002 ~ US8000002B2, {LATER[:-2]} ~ {LATER}): publication numbers are compared without"
+    )
+    assert data["warnings"][1] == (
+        "1 query ids name a patent of the index without its kind code, or with another one, and were "
+        "searched as it (e.g. US9000001 ~ US9000001B2)"
+    )
+    assert all(warning in caplog.text for warning in result.warnings)
+    given = run_eval(**common, ignore_kind=True, console=screen)  # type: ignore[arg-type]
+    assert given.metrics == result.metrics and given.matching is not None
+    assert given.matching.ignore_kind and not given.matching.ignore_kind_auto
+    assert not any("kind codes (e.g." in warning for warning in given.warnings)
+    rows = [" ".join(line.strip("│ ").split()) for line in screen.file.getvalue().splitlines()]  # type: ignore[attr-defined]
+    assert "judged documents in the index │ 2 of 2" in rows and "kind codes │ ignored" in rows
+    with pytest.raises(
+        ConfigurationError,
+        match=r"none of the 2 judged documents of the qrels is in the index at .* with its kind code, but "
+        r"2 are without it \(e\.g\. US8000002 ~ US8000002B2, .*\); pass ignore_kind=True "
+        r"\(CLI: --ignore-kind\)",
+    ):
+        run_eval(**common, ignore_kind=False, console=screen)  # type: ignore[arg-type]
+
+
+def test_eval_reports_judged_documents_under_other_kinds_and_missing_ones(index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text(
+        "US9000001B2\tUS8000002A1\t1\n"  # the index holds the B2
+        f"US9000001B2\t{LATER}\t1\n"
+        "US9000001B2\tUS1111111B2\t1\n"  # not in the index at all
+    )
+    judged = load_qrels(qrels)
+    with PriorArtRetriever(index=index, embedding=None, mode="bm25", cutoff=None) as retriever:
+        exact = evaluate(retriever, judged, top_k=20, measures=["recall@100"], ignore_kind=False)
+        auto = evaluate(retriever, judged, top_k=20, measures=["recall@100"])
+    assert exact.metrics["recall@100"] == pytest.approx(1 / 3)
+    assert auto.metrics["recall@100"] == pytest.approx(2 / 3)
+    assert exact.matching is not None and auto.matching is not None
+    assert (exact.matching.documents_in_index, exact.matching.documents_in_index_without_kind) == (1, 2)
+    assert not exact.matching.ignore_kind and auto.matching.ignore_kind_auto
+    assert exact.warnings == (
+        "1 of 3 judged documents are in the index only under another kind code (e.g. US8000002A1 ~ "
+        "US8000002B2) and count as not found; pass ignore_kind=True (CLI: --ignore-kind) to compare "
+        "publication numbers without kind codes",
+        "1 of 3 judged documents are not in the index and count as not found",
+    )
+    assert auto.warnings[0].startswith("1 of 3 judged documents match the index only without their kind")
+    assert auto.warnings[-1] == "1 of 3 judged documents are not in the index and count as not found"
+
+
+def test_eval_refuses_qrels_that_match_nothing(index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    screen = Console(file=io.StringIO(), width=200, color_system=None)
+    foreign = tmp_path / "foreign.tsv"
+    foreign.write_text("US9000001B2\tUS1111111B2\t1\nUS9000001B2\tEP2222222A1\t1\n")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"none of the 2 judged documents of the qrels is in the index at .*, not even without kind "
+        r"codes \(qrels: US1111111B2, EP2222222A1\); the qrels and the index must name the same patents",
+    ):
+        run_eval(index=index, qrels=foreign, mode="bm25", console=screen)
+    unknown_queries = tmp_path / "queries.tsv"
+    unknown_queries.write_text("US1234567B2\tUS8000002B2\t1\nUS7654321B2\tUS8000002B2\t1\n")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"none of the 2 queries of the qrels could be searched \(qrels queries: US1234567B2, "
+        r"US7654321B2; US1234567B2: US1234567B2 is not in the index",
+    ):
+        run_eval(index=index, qrels=unknown_queries, mode="bm25", console=screen)
+    texts = tmp_path / "texts.tsv"
+    texts.write_text("t1\tbubble washing machine\n")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"none of the 2 queries of the qrels has a text in the queries file \(qrels queries: "
+        r"US1234567B2, US7654321B2; queries file: t1\)",
+    ):
+        run_eval(index=index, qrels=unknown_queries, queries=texts, mode="bm25", console=screen)
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("query-id\tcorpus-id\tscore\n")
+    with pytest.raises(ConfigurationError, match=r"the qrels judge no documents"):
+        run_eval(index=index, qrels=empty, mode="bm25", console=screen)
+
+
+def test_eval_command_ignore_kind_flags(index, kindless_qrels) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    import patent_rag.cli.commands  # noqa: F401  (registers the commands)
+    from patent_rag.cli import app
+
+    runner = CliRunner()
+    common = ["eval", "--index", index, "--qrels", str(kindless_qrels), "--mode", "bm25", "--cutoff", "none"]
+    result = runner.invoke(app, [*common, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["matching"]["ignore_kind_auto"] is True
+    result = runner.invoke(app, common)
+    assert result.exit_code == 0, result.output
+    assert "ignored (automatically)" in result.output and "2 of 2" in result.output
+    result = runner.invoke(app, [*common, "--ignore-kind", "--json"])
+    assert result.exit_code == 0, result.output
+    matching = json.loads(result.stdout)["matching"]
+    assert matching["ignore_kind"] is True and matching["ignore_kind_auto"] is False
+    # The operating system refusing the --per-query file: one line naming it, no traceback.
+    blocker = kindless_qrels.with_name("blocker")
+    blocker.write_text("")
+    result = runner.invoke(app, [*common, "--per-query", str(blocker / "per_query.json")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output == f"error: {blocker / 'per_query.json'}: Not a directory\n"
+    result = runner.invoke(app, [*common, "--no-ignore-kind"])
+    assert result.exit_code == 1
+    assert "error: none of the 2 judged documents of the qrels is in the index" in result.output
+    assert "pass ignore_kind=True (CLI: --ignore-kind)" in result.output

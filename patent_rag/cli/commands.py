@@ -297,6 +297,15 @@ def evaluate(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Save per-query measures here (JSON) for comparisons.")
     ] = None,
+    ignore_kind: Annotated[
+        bool | None,
+        typer.Option(
+            "--ignore-kind/--no-ignore-kind",
+            help="Compare publication numbers without kind codes (US5583744 = US5583744A); default: "
+            "only when the qrels match the index that way.",
+            show_default=False,
+        ),
+    ] = None,
     boost: BoostOption = True,
     model: IndexModelOption = None,
     model_path: ModelPathOption = None,
@@ -314,6 +323,7 @@ def evaluate(
         cutoff=cutoff,
         top_k=top_k,
         per_query=per_query,
+        ignore_kind=ignore_kind,
         boost=boost,
         model=model,
         model_path=model_path,

@@ -7,13 +7,14 @@ can be called and tested without a command line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from patent_rag.cli import print_json
+from patent_rag.cli import print_json, safe_text
 from patent_rag.cli.search import open_retriever
 from patent_rag.errors import ConfigurationError
 from patent_rag.evaluation import DEFAULT_MEASURES, EvaluationResult, evaluate, load_qrels, load_queries
@@ -25,8 +26,9 @@ _MODES = ("dense", "bm25", "hybrid")
 
 
 def result_table(result: EvaluationResult, *, title: str | None = None) -> Table:
-    """One row per measure, then the number of queries scored and skipped."""
-    table = Table(title=title, title_justify="left")
+    """One row per measure, the number of queries scored and skipped, then how the qrels' ids
+    matched the index and the run."""
+    table = Table(title=safe_text(title) if title is not None else None, title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in result.metrics.items():
@@ -34,6 +36,16 @@ def result_table(result: EvaluationResult, *, title: str | None = None) -> Table
     table.add_row("queries", str(result.queries))
     if result.skipped:
         table.add_row("skipped", str(len(result.skipped)))
+    match = result.matching
+    if match is not None:
+        if match.documents_in_index is not None:
+            held = match.documents_in_index
+            if match.ignore_kind and match.documents_in_index_without_kind is not None:
+                held = match.documents_in_index_without_kind
+            table.add_row("judged documents in the index", f"{held} of {match.documents}")
+        table.add_row("judged documents retrieved", f"{match.documents_retrieved} of {match.documents}")
+        if match.ignore_kind:
+            table.add_row("kind codes", "ignored (automatically)" if match.ignore_kind_auto else "ignored")
     return table
 
 
@@ -46,7 +58,7 @@ def run_eval(
     cutoff: str = "priority",
     top_k: int = 100,
     measures: Sequence[str] = DEFAULT_MEASURES,
-    ignore_kind: bool = False,
+    ignore_kind: bool | None = None,
     per_query: Path | None = None,
     boost: bool = True,
     model: str | None = None,
@@ -63,6 +75,9 @@ def run_eval(
     holds every measure (``"ndcg@10"``, ``"recall@100"``, ``"map"``, ``"mrr"`` by default),
     ``"queries"`` (the number scored), ``"skipped"`` (id -> reason) and ``"settings"``.
     ``per_query`` saves each query's metrics and ranking (``.json``) or metrics (``.tsv``).
+    ``ignore_kind`` compares publication numbers without kind codes (True), with them (False), or
+    without them when the qrels match the index only that way (None); ``"matching"`` counts the
+    judged ids found in the index and the run, ``"warnings"`` says what the figures leave out.
 
     Example:
         >>> run_eval(index="idx", qrels=Path("qrels.tsv"), as_json=True, console=Console())  # doctest: +SKIP
@@ -71,7 +86,7 @@ def run_eval(
         raise ConfigurationError(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if top_k < 1:
         raise ConfigurationError(f"--top-k must be at least 1, got {top_k}")
-    judged = load_qrels(qrels, ignore_kind=ignore_kind)
+    judged = load_qrels(qrels)  # kind codes as written: evaluate() compares with or without them
     texts = load_queries(queries) if queries is not None else None
     with open_retriever(
         index,
@@ -90,7 +105,7 @@ def run_eval(
                 retriever, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
             )
     settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff, "boost": boost}
-    result = EvaluationResult(result.metrics, result.per_query, result.skipped, settings)
+    result = dataclasses.replace(result, settings=settings)
     if per_query is not None:
         result.save(per_query)
     if as_json:
@@ -99,5 +114,5 @@ def run_eval(
         what = f"free-text queries from {queries}" if queries else f"patents as queries, {cutoff} cutoff"
         console.print(result_table(result, title=f"{index}: {mode}, {what}"))
         for query, reason in list(result.skipped.items())[:5]:
-            console.print(f"[yellow]skipped {query}:[/] {reason}", highlight=False)
+            console.print(safe_text(f"skipped {query}: ", "yellow") + safe_text(reason), highlight=False)
     return result
