@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,7 @@ __all__ = ["Counts", "run_pipeline"]
 logger = logging.getLogger(__name__)
 
 _DONE = object()
+_EXAMPLES = 5  # repeated publication numbers named in the summary
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Counts:
     chunks_unchanged: int = 0
     stale_deleted: int = 0
     duplicates: int = 0
+    duplicate_numbers: list[str] = field(default_factory=list)  # the first few, for the summary
 
 
 class _Stage(threading.Thread):
@@ -181,13 +183,16 @@ def _embed_loop(reader: _Reader, writer: _Writer, store: Store, encoder: Encoder
             return
         batch, bytes_done = item
         numbers = [entry.doc.publication_number for entry in batch]
-        if seen.intersection(numbers) or len(set(numbers)) < len(numbers):
+        repeated = _repeated(numbers, seen)
+        if repeated:
             # The same patent twice in one run: let the writer catch up so the stored state we
             # compare against includes the earlier copy (the later copy wins).
-            counts.duplicates += len(seen.intersection(numbers)) + len(numbers) - len(set(numbers))
+            counts.duplicates += len(repeated)
+            for number in repeated:
+                if len(counts.duplicate_numbers) < _EXAMPLES and number not in counts.duplicate_numbers:
+                    counts.duplicate_numbers.append(number)
             writer.drain()
             batch = _dedupe_keep_last(batch)
-        seen.update(numbers)
         stored = store.existing_hashes(sorted(set(numbers)))
         points: list[tuple[str, str, dict[str, Any]]] = []
         stale: list[str] = []
@@ -228,6 +233,16 @@ def _shutdown(writer: _Writer) -> None:
         except queue.Full:
             continue
         writer.join(timeout=60)
+
+
+def _repeated(numbers: list[str], seen: set[str]) -> list[str]:
+    """Each number met before (in ``seen``, or earlier in ``numbers``), once per repeat; all join ``seen``."""
+    repeated = []
+    for number in numbers:
+        if number in seen:
+            repeated.append(number)
+        seen.add(number)
+    return repeated
 
 
 def _dedupe_keep_last(batch: list[_Doc]) -> list[_Doc]:

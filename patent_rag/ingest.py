@@ -75,8 +75,10 @@ class IngestSummary:
         chunks_written / chunks_unchanged: points embedded and written, and points already stored.
         stale_deleted: points of changed patents that no longer exist (fewer claims...).
         rejected / skipped: documents the parsers rejected (broken) or skipped (not patents).
-        duplicates: patents seen again later in the same run (the later copy wins).
-        index: the index after the run; issues: the parsers' skip/reject notes.
+        duplicates: records whose publication number was met earlier in the same run (the later
+            record wins); duplicate_numbers: the first few such numbers.
+        index: the index after the run; issues: the parsers' skip/reject notes
+            (``"rejected: FILE, document N[, line L]: reason"``).
     """
 
     documents: int
@@ -91,11 +93,13 @@ class IngestSummary:
     seconds: float
     index: IndexInfo | None = None
     issues: tuple[str, ...] = field(default=())
+    duplicate_numbers: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("index", "issues")}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("index", "issues", "duplicate_numbers")}
         data["index"] = self.index.as_dict() if self.index else None
         data["issues"] = list(self.issues)
+        data["duplicate_numbers"] = list(self.duplicate_numbers)
         return data
 
 
@@ -125,7 +129,8 @@ def ingest(
     """
     report = report if report is not None else ParseReport()
     files = [Path(path) for path in paths]
-    parse_files(files, format=format, csv_mapping=csv_mapping, report=report)  # checks every file, reads none
+    # Checks every file and reads none; its own report, so nothing it notes is counted twice.
+    parse_files(files, format=format, csv_mapping=csv_mapping, report=ParseReport())
     sizes = [path.stat().st_size for path in files]
     done = [0]
 
@@ -188,12 +193,19 @@ def ingest_documents(
         store.optimize(progress=progress.stage)
     parse = report or ParseReport()
     summary = IngestSummary(
-        **counts.__dict__,
+        documents=counts.documents,
+        documents_written=counts.documents_written,
+        documents_unchanged=counts.documents_unchanged,
+        chunks_written=counts.chunks_written,
+        chunks_unchanged=counts.chunks_unchanged,
+        stale_deleted=counts.stale_deleted,
         rejected=parse.rejected,
         skipped=parse.skipped,
+        duplicates=counts.duplicates,
+        duplicate_numbers=tuple(counts.duplicate_numbers),
         seconds=time.perf_counter() - started,
         index=store.describe(),
-        issues=tuple(str(issue) for issue in parse.issues),
+        issues=tuple(f"{issue.outcome}: {issue}" for issue in parse.issues),
     )
     progress.finish(summary)
     logger.info(

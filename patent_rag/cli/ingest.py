@@ -13,12 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from patent_rag.cli import safe_text, terminal_safe
+from patent_rag.cli.parse import print_summary
 from patent_rag.encoder import Encoder, Precision
 from patent_rag.ingest import IngestProgress, IngestSummary, ingest
+from patent_rag.parsers import parse_files
+from patent_rag.parsers.base import ParseReport
 from patent_rag.stores import IndexInfo, open_store
 
 __all__ = ["RichProgress", "print_info", "run_info", "run_ingest"]
@@ -71,7 +76,8 @@ class RichProgress:
         )
 
     def stage(self, message: str) -> None:
-        self._progress.update(self._task, description=message)
+        # The description column is rendered as markup: the store's message is escaped.
+        self._progress.update(self._task, description=escape(terminal_safe(message)))
 
     def finish(self, summary: IngestSummary) -> None:
         self._progress.stop()
@@ -94,30 +100,36 @@ def run_ingest(
     """Ingest ``files`` into the index at ``index`` and print a summary.
 
     ``model`` defaults to the model the index was built with, or ``all-minilm-l6-v2`` for a new
-    index (an ``encoder`` already loaded is used as is). The progress bar is drawn when ``console``
-    is a terminal (pass ``progress`` to override).
+    index (an ``encoder`` already loaded is used as is). The files are checked and an existing index
+    is opened (and so locked) before the model loads: a missing file or a busy index fails at once.
+    The progress bar is drawn when ``console`` is a terminal (pass ``progress`` to override). The
+    summary counts what was written, unchanged, rejected (with each reason and where) and repeated.
 
     Example:
         >>> run_ingest(["grants.xml"], index="my-index", console=Console(stderr=True))  # doctest: +SKIP
     """
+    parse_files(files, report=ParseReport())  # checks every file, reads none
     store = open_store(index, api_key_env=api_key_env)
+    report = ParseReport()
     try:
+        # Open (and lock) an existing index before the model, which takes seconds to load.
+        stored = store.open() if store.exists() else None
         if encoder is None:
             if model is None:
-                model = store.open().fingerprint.model_id if store.exists() else DEFAULT_MODEL
+                model = stored.fingerprint.model_id if stored is not None else DEFAULT_MODEL
             encoder = Encoder(
                 model, model_path=model_path, device=device, precision=precision, batch_size=batch_size
             )
         if progress is None and console.is_terminal:
             progress = RichProgress(console)
-        summary = ingest(files, store=store, encoder=encoder, progress=progress)
+        summary = ingest(files, store=store, encoder=encoder, progress=progress, report=report)
     finally:
         store.close()
-    _print_summary(summary, console)
+    _print_summary(summary, report, console)
     return summary
 
 
-def _print_summary(summary: IngestSummary, console: Console) -> None:
+def _print_summary(summary: IngestSummary, report: ParseReport, console: Console) -> None:
     rate = summary.chunks_written / summary.seconds if summary.seconds else 0.0
     console.print(
         Text.assemble(
@@ -127,13 +139,21 @@ def _print_summary(summary: IngestSummary, console: Console) -> None:
             (f"{summary.chunks_written} chunks written", "green"),
             f", {summary.stale_deleted} stale deleted, ",
             (f"{summary.rejected} rejected", "red" if summary.rejected else ""),
-            f", {summary.skipped} skipped in {summary.seconds:.1f} s ({rate:.1f} chunks/s)",
+            f", {summary.skipped} skipped, ",
+            (f"{summary.duplicates} repeated", "yellow" if summary.duplicates else ""),
+            f" in {summary.seconds:.1f} s ({rate:.1f} chunks/s)",
         )
     )
-    for issue in summary.issues[:5]:
-        console.print(Text(f"  {issue}", style="yellow"))
-    if len(summary.issues) > 5:
-        console.print(Text(f"  … and {len(summary.issues) - 5} more", style="yellow"))
+    if summary.duplicates:
+        console.print(
+            safe_text(
+                f"  {summary.duplicates} record(s) repeat a publication number met earlier in this run "
+                f"(the later record is kept), e.g. {', '.join(summary.duplicate_numbers)}",
+                "yellow",
+            )
+        )
+    if report.issues:
+        print_summary(report, console)
     if summary.index is not None:
         print_info(summary.index, console)
 
@@ -180,5 +200,5 @@ def print_info(info: IndexInfo, console: Console) -> None:
         ("weights", info.fingerprint.revision[:16]),
     ]
     for name, value in rows:
-        table.add_row(name, Text(str(value)))
+        table.add_row(name, safe_text(value))
     console.print(table)
