@@ -2,12 +2,18 @@
 
 The JSON form of :class:`PatentDocument` (``model_dump_json()``, one per line) is the project's
 JSONL record format; every parser produces it and the JSONL reader reads it back unchanged.
+
+Every entry point (the constructor, JSONL, CSV, the XML parsers) goes through the same checks: a
+publication number must hold digits and no control characters, and a priority date may be given as
+a list (``"1988-12-22 | 1989-03-31"``, as citation exports write it), of which the earliest is kept.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +28,9 @@ __all__ = [
     "normalize_uspc",
 ]
 
+# A list of dates in one field, as citation exports write several priorities.
+DATE_LIST_SEPARATORS = re.compile(r"\s*[|;,]\s*")
+_KIND = re.compile(r"[A-Z]\d?$")
 _PUBNO = re.compile(r"^([A-Z]{2})[\s\-/.]*([A-Z]{0,2}\d[\d\s\-/.,]*?)[\s\-/.]*([A-Z]\d?)?$")
 
 
@@ -183,7 +192,43 @@ class PatentDocument(BaseModel):
     @field_validator("publication_number", mode="before")
     @classmethod
     def _normalize_number(cls, value: str) -> str:
-        return normalize_publication_number(str(value))
+        text = str(value)
+        control = next((c for c in text if unicodedata.category(c)[0] == "C" and c not in "\t\n\r"), None)
+        if control is not None:
+            raise ValueError(
+                f"publication number {text!r} contains the control character U+{ord(control):04X}; "
+                "a publication number is a country code, a number and a kind code, e.g. US8613112B2"
+            )
+        number = normalize_publication_number(text)
+        if not number:
+            raise ValueError("publication number is empty; every record needs one, e.g. US8613112B2")
+        if not any(char.isdigit() for char in _KIND.sub("", number[2:])):
+            raise ValueError(
+                f"publication number {text!r} has no digits; "
+                "expected a country code, a number and a kind code, e.g. US8613112B2"
+            )
+        return number
+
+    @field_validator("priority_date", mode="before")
+    @classmethod
+    def _earliest_priority(cls, value: Any) -> Any:
+        # A patent's priority date is its earliest priority; exports list them all in one field.
+        if isinstance(value, str) and DATE_LIST_SEPARATORS.search(value.strip()):
+            parts = [part for part in DATE_LIST_SEPARATORS.split(value.strip()) if part]
+            try:
+                return min(date.fromisoformat(part) for part in parts)
+            except ValueError:
+                raise ValueError(
+                    f"priority dates {value!r} are not YYYY-MM-DD dates separated by '|', ';' or ','"
+                ) from None
+        return value
+
+    @field_validator("filing_date", "publication_date", mode="before")
+    @classmethod
+    def _one_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and DATE_LIST_SEPARATORS.search(value.strip()):
+            raise ValueError(f"expected one date (YYYY-MM-DD), got {value!r}")
+        return value
 
     @field_validator("cpc", "ipc", mode="before")
     @classmethod

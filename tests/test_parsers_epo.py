@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -166,14 +167,34 @@ def test_old_numbering_and_classification_formats() -> None:
     assert doc.assignees == ["BAYER AG"]
 
 
-def test_real_malformed_document_is_rejected_with_its_line() -> None:
-    path = FIXTURES / "v1-2-A1-unescaped-ampersand.xml"  # a raw "&" in an address
+def test_real_document_with_a_bare_ampersand_is_recovered_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = FIXTURES / "v1-2-A1-unescaped-ampersand.xml"  # a raw "&" in an address, line 93
+    with caplog.at_level(logging.WARNING):
+        docs, report = parse(path)
+    assert [d.publication_number for d in docs] == ["EP1921219A1"]
+    assert report.summary() == "1 read, 0 skipped, 0 rejected, 1 recovered"
+    [issue] = report.issues
+    assert (issue.outcome, issue.file, issue.document, issue.line) == ("recovered", str(path), 0, 93)
+    assert issue.reason == (
+        "read after escaping 1 bare '&' as text (first on line 93); the source should write '&amp;'"
+    )
+    assert f"{path}, document 0, line 93: read after escaping 1 bare '&'" in caplog.text
+    assert docs[0].title and docs[0].claims and docs[0].description
+
+
+def test_bare_ampersand_with_another_defect_is_still_rejected_where_the_defect_is(tmp_path: Path) -> None:
+    lines = (FIXTURES / "v1-2-A1-unescaped-ampersand.xml").read_bytes().split(b"\n")
+    lines[119] = lines[119].replace(b"</", b"<", 1)  # an end tag broken 27 lines below the "&"
+    path = tmp_path / "broken.xml"
+    path.write_bytes(b"\n".join(lines))
     docs, report = parse(path)
     assert docs == []
     assert report.summary() == "0 read, 0 skipped, 1 rejected"
-    issue = report.issues[0]
-    assert (issue.file, issue.document, issue.line) == (str(path), 0, 93)
+    [issue] = report.issues
     assert issue.reason.startswith("malformed XML")
+    assert issue.line is not None and issue.line > 93
 
 
 def test_truncated_document_in_a_gzip_bulk_file_is_rejected_and_the_rest_read(tmp_path: Path) -> None:

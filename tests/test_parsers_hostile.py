@@ -103,7 +103,7 @@ def test_external_dtd_and_xinclude_are_never_loaded(
         + b"\n</us-patent-grant>\n"
     )
     numbers, report, emitted = run(tmp_path, hostile, caplog)
-    assert report.summary() == "5 read, 0 skipped, 0 rejected"
+    assert report.summary() == "5 read, 0 skipped, 0 rejected, 2 duplicate publication numbers"
     assert numbers[2] == "US9999999B2"
     assert SECRET not in emitted
 
@@ -187,7 +187,7 @@ def test_wrong_encoding_is_rejected_with_its_line(tmp_path: Path, caplog: pytest
 def test_declared_latin1_is_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     latin1 = grant(b"", b"Caf\xe9").replace(b"UTF-8", b"ISO-8859-1")
     _, report, emitted = run(tmp_path, latin1, caplog)
-    assert report.summary() == "5 read, 0 skipped, 0 rejected"
+    assert report.summary() == "5 read, 0 skipped, 0 rejected, 2 duplicate publication numbers"
     assert "Café" in emitted
 
 
@@ -244,3 +244,52 @@ def test_parse_error_locates_the_file(tmp_path: Path) -> None:
         ParseError, match=r"^file j\.xml, document 0, line 2: malformed XML: Opening and ending"
     ):
         parse_document(DECLARATION + b"<a><b></a>\n", file="j.xml")
+
+
+def test_bare_ampersand_repair_never_admits_entities(
+    tmp_path: Path, secret_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Escaping a bare '&' runs after the prolog check and only turns bytes into text."""
+    xxe = grant(f'<!ENTITY xxe SYSTEM "file://{secret_file}">'.encode(), b"Dummett Copp & Co. &xxe;")
+    numbers, report, emitted = run(tmp_path, xxe, caplog)
+    assert numbers == EXPECTED_GOOD
+    [issue] = report.issues
+    assert (issue.outcome, issue.document) == ("rejected", 2)
+    assert issue.reason.startswith("entity declaration 'xxe' refused")
+    assert SECRET not in emitted
+
+    levels = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 11)]
+    bomb = grant("\n".join(levels).encode(), b"A & B &lol10;")
+    numbers, report, emitted = run(tmp_path, bomb, caplog)
+    assert [(i.outcome, i.reason.split(" (")[0]) for i in report.issues] == [
+        ("rejected", "entity declaration 'lol0' refused")
+    ]
+    assert "lollollol" not in emitted
+
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text(f'<!ENTITY leak "{SECRET}">')
+    external = (
+        DECLARATION
+        + f'<!DOCTYPE other SYSTEM "file://{dtd}">\n'.encode()
+        + b"<us-patent-grant>\n"
+        + BIBLIO % b"Smith & Wesson &leak; &#38; AT&T"
+        + b"\n</us-patent-grant>\n"
+    )
+    numbers, report, emitted = run(tmp_path, external, caplog)
+    assert numbers[2] == "US9999999B2"
+    assert [(i.outcome, i.document, i.line) for i in report.issues] == [("recovered", 2, HOSTILE_LINE + 3)]
+    assert report.issues[0].reason.startswith("read after escaping 2 bare '&' as text (first on line")
+    assert SECRET not in emitted
+    assert '"title":"Smith & Wesson &leak; & AT&T"' in emitted
+
+
+def test_uspto_document_with_a_bare_ampersand_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "grant.xml"
+    path.write_bytes(grant(b"", b"Nuts & bolts"))
+    report = ParseReport()
+    [document] = parse_uspto(path, report=report)
+    assert document.title == "Nuts & bolts"
+    assert report.summary() == "1 read, 0 skipped, 0 rejected, 1 recovered"
+    assert [(i.outcome, i.file, i.document, i.line) for i in report.issues] == [
+        ("recovered", str(path), 0, 4)
+    ]

@@ -90,6 +90,17 @@ def _filter(
     )
 
 
+MaxDocumentMbOption = Annotated[
+    int,
+    typer.Option(
+        "--max-document-mb",
+        min=1,
+        help="Refuse, unread, any one document (XML document, JSONL line, CSV row) larger than this "
+        "many MiB; guards against decompression bombs.",
+    ),
+]
+
+
 @app.command()
 @friendly_errors
 def parse(
@@ -101,13 +112,21 @@ def parse(
     csv_mapping: Annotated[
         Path | None, typer.Option("--csv-mapping", help="JSON file mapping record fields to CSV columns.")
     ] = None,
+    max_document_mb: MaxDocumentMbOption = 256,
 ) -> None:
     """Convert patent files into the JSONL record format and print a read/skipped/rejected summary."""
     from patent_rag.cli.parse import run_parse
 
     if format not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    run_parse(files, format=format, out=out_file, csv_mapping_file=csv_mapping, console=err)
+    run_parse(
+        files,
+        format=format,
+        out=out_file,
+        csv_mapping_file=csv_mapping,
+        console=err,
+        max_document_bytes=max_document_mb << 20,
+    )
 
 
 @app.command()

@@ -1,56 +1,89 @@
 """Streaming parsers for the patent formats users have, and the dispatch between them.
 
 :func:`parse_files` reads any mix of USPTO XML/SGML, EPO XML, JSONL records and CSV exports
-(plain, ``.gz`` or ``.zip``) and yields :class:`~patent_rag.documents.PatentDocument` records one at
-a time; :func:`detect_format` says which parser a file needs by looking at its content. Problems
-with single documents never stop a run: they are counted in a :class:`ParseReport`.
+(plain, ``.gz`` or ``.zip``, all opened by :func:`~patent_rag.parsers._input.open_input`) and
+yields :class:`~patent_rag.documents.PatentDocument` records one at a time; :func:`detect_format`
+says which parser a file needs by looking at its content. Problems with single documents, and
+files that cannot be read at all, never stop a run: they are counted in a :class:`ParseReport`.
 """
 
 from __future__ import annotations
 
-import gzip
+import os
 import re
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from patent_rag.documents import PatentDocument
 from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatError
+from patent_rag.parsers._input import describe, open_input, read_head
 from patent_rag.parsers._xml import inspect_prolog
-from patent_rag.parsers.base import ParseIssue, ParseReport
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseIssue, ParseReport
 
 if TYPE_CHECKING:
     from patent_rag.parsers.tabular import CsvMapping
 
-__all__ = ["FORMATS", "ParseIssue", "ParseReport", "detect_format", "parse_files"]
+__all__ = [
+    "DEFAULT_MAX_DOCUMENT_BYTES",
+    "FORMATS",
+    "ParseIssue",
+    "ParseReport",
+    "detect_format",
+    "parse_files",
+]
 
 FORMATS = ("uspto", "epo", "jsonl", "csv")
 _USPTO_ROOTS = frozenset(
     {"us-patent-grant", "us-patent-application", "PATDOC", "patent-application-publication", "sequence-cwu"}
 )
 _EPO_ROOTS = frozenset({"ep-patent-document", "exchange-documents", "exchange-document"})
-_HEAD = 1 << 16
 _DOCTYPE = re.compile(rb"<!DOCTYPE\s+([^\s\[>]+)")
 _ROOT = re.compile(rb"<([A-Za-z_][\w:.-]*)")
+_MIN_DOCUMENT_BYTES = 1024
 
 
-def _head(path: Path) -> bytes:
-    """The first bytes of a file's content: decompressed for gzip, the first member for zip."""
-    with path.open("rb") as raw:
-        magic = raw.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as stream:
-            return stream.read(_HEAD)
-    if magic == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as archive:
-            members = [info for info in archive.infolist() if not info.is_dir()]
-            if not members:
-                return b""
-            with archive.open(members[0]) as stream:
-                return stream.read(_HEAD)
-    with path.open("rb") as stream:
-        return stream.read(_HEAD)
+def _head(path: Path) -> bytes | None:
+    """The first bytes of a file's content (decompressed; a zip's first readable member).
+
+    None for a zip without members. Raises the first member's ParseError when none can be read.
+    """
+    failure: ParseError | None = None
+    with closing(open_input(path)) as members:
+        for member in members:
+            try:
+                return read_head(member)
+            except ParseError as error:
+                failure = failure or error  # a damaged member: the next one may tell the format
+    if failure is not None:
+        raise failure
+    return None
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when the bytes are text in that encoding (BOM or NUL-interleaved)."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    sample = head[:1024]
+    half = len(sample) // 2
+    if half >= 4:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if min(even, odd) <= half // 10 and max(even, odd) >= half * 9 // 10:
+            return "UTF-16"  # ASCII text with a NUL byte beside every character
+    return None
+
+
+def _check_encoding(head: bytes, path: Path) -> None:
+    encoding = _wide_encoding(head)
+    if encoding is not None:
+        raise UnsupportedFormatError(
+            f"the file is {encoding} text; patent_rag reads UTF-8: convert it first, e.g. "
+            f"iconv -f {encoding} -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}",
+            file=str(path),
+        )
 
 
 def _xml_root(head: bytes, file: str) -> str:
@@ -72,7 +105,7 @@ def detect_format(path: str | Path) -> str:
     Gzip and zip files are looked into. XML is told apart by its root element (or DOCTYPE).
 
     Raises:
-        UnsupportedFormatError: the content matches none of the formats.
+        UnsupportedFormatError: the content matches none of the formats (UTF-16 text is named as such).
         ParseError: the file cannot be read.
 
     Example:
@@ -80,10 +113,8 @@ def detect_format(path: str | Path) -> str:
         'uspto'
     """
     path = Path(path)
-    try:
-        head = _head(path)
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ParseError(f"cannot read the file: {error}", file=str(path)) from None
+    head = _readable_head(path)
+    _check_encoding(head, path)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
         root = _xml_root(text, str(path))
@@ -112,29 +143,61 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def _readable_head(path: Path) -> bytes:
+    try:
+        head = _head(path)
+    except ParseError as error:
+        if error.__cause__ is None:
+            raise  # cannot open the file or its first zip member: says so already
+        raise ParseError(f"cannot read the file: {describe(error.__cause__)}", file=str(path)) from None
+    if head is None:
+        raise UnsupportedFormatError("the zip archive holds no files", file=str(path))
+    if not head:
+        raise UnsupportedFormatError("the file is empty", file=str(path))
+    return head
+
+
+def _plan(path: Path, format: str) -> str | ParseError:
+    """The parser a file needs, or why the file cannot be read (recorded when its turn comes)."""
+    try:
+        if format == "auto":
+            return detect_format(path)
+        _check_encoding(_readable_head(path), path)
+    except ParseError as error:
+        return error
+    return format
+
+
 def parse_files(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | os.PathLike[str]],
     *,
     format: str = "auto",
     csv_mapping: CsvMapping | None = None,
     report: ParseReport | None = None,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> Iterator[PatentDocument]:
     """Yield the documents of every file, in order, with the parser each file needs.
 
-    Arguments are checked before anything is read: an unknown ``format``, a missing file, a file
-    whose format cannot be detected, or CSV without a mapping raise at once. Problems inside files
-    (broken or unsafe documents, non-patent documents) are recorded in ``report`` instead.
+    Arguments are checked before anything is read, and raise at once: an unknown ``format``, a
+    missing file or a folder, CSV input without a mapping, a bad ``max_document_bytes``. A file
+    that cannot be read as any format (empty, garbage, UTF-16 text, an unreadable archive) does
+    not stop the others: when its turn comes it is recorded in ``report`` as rejected, with the
+    file named and no document index, and logged. Problems inside files (broken, oversized or
+    unsafe documents, non-patent documents, a truncated archive) are recorded in ``report`` too,
+    and so are publication numbers read more than once (``report.duplicates``).
 
     Args:
         paths: files to read (plain, ``.gz`` or ``.zip``).
         format: ``"auto"`` (detect per file) or one of ``uspto``, ``epo``, ``jsonl``, ``csv``.
         csv_mapping: which CSV column holds which field; required for CSV input.
         report: collects read/skipped/rejected counts across all files.
+        max_document_bytes: the most bytes one document (XML document, JSONL line, CSV row) may
+            take; a longer one is rejected without being held in memory.
 
     Raises:
-        UnsupportedFormatError: unknown ``format``, or a file that matches no format.
-        ConfigurationError: CSV input without ``csv_mapping``.
-        ParseError: a file that does not exist or cannot be read.
+        UnsupportedFormatError: unknown ``format``.
+        ConfigurationError: CSV input without ``csv_mapping``; ``max_document_bytes`` under 1 KiB.
+        ParseError: a file that does not exist, or a folder.
 
     Example:
         >>> report = ParseReport()
@@ -144,38 +207,61 @@ def parse_files(
     """
     if format != "auto" and format not in FORMATS:
         raise UnsupportedFormatError(f"unknown format {format!r}; choose one of auto, {', '.join(FORMATS)}")
+    if (
+        isinstance(max_document_bytes, bool)
+        or not isinstance(max_document_bytes, int)
+        or (max_document_bytes < _MIN_DOCUMENT_BYTES)
+    ):
+        raise ConfigurationError(
+            f"max_document_bytes must be a whole number of bytes, at least {_MIN_DOCUMENT_BYTES}; "
+            f"got {max_document_bytes!r}"
+        )
     files = [Path(path) for path in paths]
     for path in files:
         if not path.is_file():
             reason = "is a folder; give the files in it" if path.is_dir() else "no such file"
             raise ParseError(reason, file=str(path))
-    plan = [(path, format if format != "auto" else detect_format(path)) for path in files]
+    plan = [(path, _plan(path, format)) for path in files]
     if csv_mapping is None and any(kind == "csv" for _, kind in plan):
         raise ConfigurationError(
             "CSV input needs a column mapping: pass csv_mapping=CsvMapping(columns="
             '{"publication_number": "<column>", ...}) (CLI: --csv-mapping mapping.json)'
         )
-    return _parse_plan(plan, csv_mapping, report if report is not None else ParseReport())
+    return _parse_plan(plan, csv_mapping, report if report is not None else ParseReport(), max_document_bytes)
+
+
+def _parser(kind: str, csv_mapping: CsvMapping | None) -> Callable[..., Iterator[PatentDocument]]:
+    # Parsers are imported when needed: each pulls in only what its format requires.
+    if kind == "uspto":
+        from patent_rag.parsers.uspto import parse_uspto
+
+        return parse_uspto
+    if kind == "epo":
+        from patent_rag.parsers.epo import parse_epo
+
+        return parse_epo
+    if kind == "jsonl":
+        from patent_rag.parsers.tabular import parse_jsonl
+
+        return parse_jsonl
+    from functools import partial
+
+    from patent_rag.parsers.tabular import parse_csv
+
+    return partial(parse_csv, mapping=cast("CsvMapping", csv_mapping))
 
 
 def _parse_plan(
-    plan: list[tuple[Path, str]], csv_mapping: CsvMapping | None, report: ParseReport
+    plan: list[tuple[Path, str | ParseError]],
+    csv_mapping: CsvMapping | None,
+    report: ParseReport,
+    max_document_bytes: int,
 ) -> Iterator[PatentDocument]:
-    # Parsers are imported when needed: each pulls in only what its format requires.
     for path, kind in plan:
-        if kind == "uspto":
-            from patent_rag.parsers.uspto import parse_uspto
-
-            yield from parse_uspto(path, report=report)
-        elif kind == "epo":
-            from patent_rag.parsers.epo import parse_epo
-
-            yield from parse_epo(path, report=report)
-        elif kind == "jsonl":
-            from patent_rag.parsers.tabular import parse_jsonl
-
-            yield from parse_jsonl(path, report=report)
-        else:
-            from patent_rag.parsers.tabular import parse_csv
-
-            yield from parse_csv(path, report=report, mapping=cast("CsvMapping", csv_mapping))
+        if isinstance(kind, ParseError):
+            report.reject(kind)
+            continue
+        parse = _parser(kind, csv_mapping)
+        for document in parse(path, report=report, max_document_bytes=max_document_bytes):
+            report.saw(document.publication_number)
+            yield document

@@ -11,6 +11,11 @@ Named character entities defined by the external DTDs (``&mdash;``, ``&lsqb;``, 
 as ``&lgr;``) are rewritten to numeric references first, so they become text; an unknown name is
 kept literally (``&name;``) rather than lost.
 
+A document that fails to parse and holds a bare ``&`` (one that starts no ``&name;`` or ``&#...;``
+reference, as in ``Dummett Copp & Co.`` in real EPO data) is parsed again with those ampersands
+escaped; when that succeeds it is kept and recorded as recovered, with the line of the first one.
+The repair only turns bytes into text after the prolog check, so it cannot enable an entity.
+
 Example:
     >>> root = parse_document(b"<doc>a &mdash; b</doc>", file="x.xml")
     >>> text_of(root)
@@ -19,11 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import gzip
 import html.entities
+import logging
 import re
 import threading
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +37,8 @@ from typing import IO, Any
 from lxml import etree
 
 from patent_rag.errors import ParseError, UnsafeXMLError
+from patent_rag.parsers._input import open_input
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 
 __all__ = [
     "Prolog",
@@ -45,6 +51,8 @@ __all__ = [
     "split_documents",
     "text_of",
 ]
+
+logger = logging.getLogger(__name__)
 
 _PREDEFINED = {b"lt", b"gt", b"amp", b"quot", b"apos"}
 # ISO 8879 ISOgrk1 names used by USPTO files (&lgr; = lambda) that HTML5 does not define.
@@ -70,6 +78,8 @@ _ENTITY_TEXT: dict[bytes, bytes] = {
 _ENTITY_TEXT.update({name.encode("ascii"): _char_refs(value) for name, value in _ISO_GREEK.items()})
 _ENTITY_TEXT.update({name: b"&" + name + b";" for name in _PREDEFINED})
 _ENTITY_REF = re.compile(rb"&([A-Za-z_][A-Za-z0-9._-]*);")
+# An ampersand that starts no entity or character reference: text that should have been "&amp;".
+_BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z_:][A-Za-z0-9._:-]*;|#[0-9]+;|#x[0-9A-Fa-f]+;)")
 
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _ASCII_COMPATIBLE = {
@@ -83,6 +93,7 @@ _UNPARSED_ENTITY = re.compile(
 _NAME = re.compile(rb"[^\s\[>\"']+")
 _QUOTED = re.compile(rb"\"([^\"]*)\"|'([^']*)'")
 _LXML_WHERE = re.compile(r",? line \d+, column \d+$")
+_LEADING_SPACE = re.compile(rb"\s*")
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,16 @@ class Prolog:
 
 @dataclass(frozen=True)
 class RawDocument:
-    """One document cut out of a (possibly concatenated) file: 0-based index, 1-based start line."""
+    """One document cut out of a (possibly concatenated) file: 0-based index, 1-based start line.
+
+    ``oversize`` is the document's size when it was over the splitter's limit: ``data`` then holds
+    only its first bytes (enough to read its prolog) and the document must be refused.
+    """
 
     index: int
     line: int
     data: bytes
+    oversize: int = 0
 
 
 def _decl_end(data: bytes, pos: int) -> int:
@@ -259,13 +275,16 @@ def _entity_text(match: re.Match[bytes]) -> bytes:
     return replacement if replacement is not None else b"&amp;" + name + b";"
 
 
-def parse_document(data: bytes, *, file: str, document: int = 0, line: int = 1) -> etree._Element:
+def parse_document(
+    data: bytes, *, file: str, document: int = 0, line: int = 1, report: ParseReport | None = None
+) -> etree._Element:
     """Parse the bytes of one XML document safely and return its root element.
 
     Args:
         data: the whole document, XML declaration and DOCTYPE included.
         file: shown in errors. document: 0-based index within the file. line: 1-based line of the
             document's first byte within the file (errors report file lines, not document lines).
+        report: where a document recovered by escaping bare ``&`` is recorded (else it is logged).
 
     Raises:
         UnsafeXMLError: entity declarations (XXE, billion laughs, quadratic blowup).
@@ -280,16 +299,39 @@ def parse_document(data: bytes, *, file: str, document: int = 0, line: int = 1) 
         raise ParseError("no XML root element found", file=file, document=document, line=line)
     if b"&" in data:
         data = _ENTITY_REF.sub(_entity_text, data)
+    parser = _parser(prolog.encoding or "utf-8")
+    where = {"file": file, "document": document, "line": line}
     try:
-        root = etree.fromstring(data, _parser(prolog.encoding or "utf-8"))
+        root = _parse(data, parser, where)
+    except ParseError:
+        bare = _BARE_AMPERSAND.search(data) if b"&" in data else None
+        if bare is None:
+            raise
+        count = len(_BARE_AMPERSAND.findall(data))
+        root = _parse(_BARE_AMPERSAND.sub(b"&amp;", data), parser, where)  # raises what remains broken
+        at = line + data.count(b"\n", 0, bare.start())
+        reason = (
+            f"read after escaping {count} bare '&' as text (first on line {at}); "
+            "the source should write '&amp;'"
+        )
+        if report is not None:
+            report.recover(reason, file=file, document=document, line=at)
+        else:
+            logger.warning("file %s, document %d, line %d: %s", file, document, at, reason)
+    return root
+
+
+def _parse(data: bytes, parser: etree.XMLParser, where: dict[str, Any]) -> etree._Element:
+    try:
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
         message = _LXML_WHERE.sub("", str(error.msg or error)) or "malformed XML"
-        at = line + (error.lineno or 1) - 1
-        raise ParseError(f"malformed XML: {message}", file=file, document=document, line=at) from None
+        at = where["line"] + (error.lineno or 1) - 1
+        raise ParseError(f"malformed XML: {message}", **{**where, "line": at}) from None
     except (ValueError, LookupError) as error:
-        raise ParseError(f"unreadable XML: {error}", file=file, document=document, line=line) from None
+        raise ParseError(f"unreadable XML: {error}", **where) from None
     if root is None:
-        raise ParseError("empty document", file=file, document=document, line=line)
+        raise ParseError("empty document", **where)
     return root
 
 
@@ -304,11 +346,15 @@ def _next_declaration(buffer: bytearray, start: int) -> int:
     return -1
 
 
-def split_documents(stream: IO[bytes], *, chunk_size: int = 1 << 20) -> Iterator[RawDocument]:
+def split_documents(
+    stream: IO[bytes], *, chunk_size: int = 1 << 20, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[RawDocument]:
     r"""Cut a stream of concatenated XML documents before each ``<?xml`` declaration.
 
     Memory holds one document plus one chunk. Whitespace between documents is dropped and a
-    document's line is that of its first non-blank byte.
+    document's line is that of its first non-blank byte. A document longer than ``max_bytes`` is
+    not buffered: its first bytes are kept, the rest is read through to the next declaration
+    without being held, and it comes out with ``oversize`` set to its size.
 
     Example:
         >>> import io
@@ -321,6 +367,7 @@ def split_documents(stream: IO[bytes], *, chunk_size: int = 1 << 20) -> Iterator
     index = 0
     scanned = 1
     first = True
+    oversize: RawDocument | None = None  # the document being read through, its size so far
     # read1 hands over what is already decompressed, so a truncated gzip still yields its documents.
     read = getattr(stream, "read1", stream.read)
     while True:
@@ -333,6 +380,12 @@ def split_documents(stream: IO[bytes], *, chunk_size: int = 1 << 20) -> Iterator
             piece = bytes(buffer[:cut])
             del buffer[:cut]  # bytearray drops its head without copying the rest
             scanned = 1
+            if oversize is not None:
+                yield RawDocument(oversize.index, oversize.line, oversize.data, oversize.oversize + cut)
+                oversize = None
+                index += 1
+                line += piece.count(b"\n")
+                continue
             document = piece.lstrip()
             if document:
                 yield RawDocument(index, line + piece.count(b"\n", 0, len(piece) - len(document)), document)
@@ -340,33 +393,31 @@ def split_documents(stream: IO[bytes], *, chunk_size: int = 1 << 20) -> Iterator
             line += piece.count(b"\n")
         if not block:
             break
-        scanned = max(1, len(buffer) - 6)
+        if oversize is None and len(buffer) > max_bytes:
+            start = _LEADING_SPACE.match(buffer).end()  # type: ignore[union-attr]
+            head = bytes(buffer[start : start + (1 << 16)])
+            oversize = RawDocument(index, line + buffer.count(b"\n", 0, start), head, -start)
+        if oversize is not None:
+            # Hold only the tail where a declaration may straddle two chunks.
+            keep = max(0, len(buffer) - 6)
+            line += buffer.count(b"\n", 0, keep)
+            oversize = RawDocument(oversize.index, oversize.line, oversize.data, oversize.oversize + keep)
+            del buffer[:keep]
+            scanned = 0
+        else:
+            scanned = max(1, len(buffer) - 6)
+    if oversize is not None:
+        yield RawDocument(oversize.index, oversize.line, oversize.data, oversize.oversize + len(buffer))
+        return
     document = bytes(buffer).lstrip()
     if document:
         yield RawDocument(index, line + buffer.count(b"\n", 0, len(buffer) - len(document)), document)
 
 
 def open_members(path: str | Path) -> Iterator[tuple[str, IO[bytes]]]:
-    """Yield ``(name, binary stream)`` for a plain, gzip (``.gz``) or zip file (every member).
-
-    Detection is by magic bytes, not by suffix. Streams are closed when the caller moves on.
-    """
-    path = Path(path)
-    with path.open("rb") as raw:
-        magic = raw.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as stream:
-            yield str(path), stream  # type: ignore[misc]
-    elif magic == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                with archive.open(info) as stream:
-                    yield f"{path}!{info.filename}", stream
-    else:
-        with path.open("rb") as stream:
-            yield str(path), stream
+    """Yield ``(name, binary stream)`` for a plain, gzip or zip file: :func:`open_input`'s members."""
+    for member in open_input(path):
+        yield member.name, member.stream
 
 
 def normalize_space(text: str | None) -> str:

@@ -2,8 +2,10 @@
 
 A parser is a generator function ``parse(path, *, report) -> Iterator[PatentDocument]``. It yields
 documents one at a time (bounded memory whatever the file size) and records in ``report`` what it
-read, skipped (not a patent: sequence listings, DOCDB family-only records...) and rejected (broken).
-A rejected document never stops the file: the parser logs it, records it and goes on.
+read, skipped (not a patent: sequence listings, DOCDB family-only records...), rejected (broken)
+and recovered (read after a benign repair, such as a bare ``&`` escaped). A rejected document
+never stops the file: the parser logs it, records it and goes on. A whole file that cannot be read
+(undetectable format, unreadable archive) is one rejected issue without a document index.
 """
 
 from __future__ import annotations
@@ -13,34 +15,86 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import ValidationError
+
 from patent_rag.errors import ParseError
 
-__all__ = ["ParseIssue", "ParseReport"]
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ParseIssue", "ParseReport"]
 
 logger = logging.getLogger(__name__)
+
+# The most bytes one document (an XML document, a DOCDB record, a JSONL line, a CSV row) may take
+# before it is refused unread. The largest fixture documents are under 0.2 MiB and real USPTO grants
+# with big tables or sequence data run to tens of MiB; 256 MiB stays well above those while a
+# decompression bomb (2 GB of zeros in a 2 MB .gz) costs at most this much memory, not all of it.
+DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+
+def size_label(size: int) -> str:
+    """``268435456`` -> ``'256 MiB'``; sizes under 1 MiB in KiB or bytes."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def oversize_reason(what: str, size: int, limit: int) -> str:
+    """Why a document of ``size`` bytes, over ``limit``, was refused, and how to raise the limit."""
+    return (
+        f"{what} is {size_label(size)}, over the limit of {size_label(limit)} per document; "
+        "not parsed (if it is genuine, raise max_document_bytes, CLI --max-document-mb)"
+    )
+
+
+def invalid_field(error: ValidationError, *, field: bool = True) -> str:
+    """The first problem of a record that failed validation: ``"priority_date: expected one date..."``."""
+    first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(map(str, first["loc"])) if field else ""
+    return f"{where}: {message}" if where else message
 
 
 @dataclass(frozen=True)
 class ParseIssue:
-    """One document that was skipped or rejected, and where it is."""
+    """One document (or, with ``document`` None, one whole file) that was skipped, rejected or recovered."""
 
-    outcome: Literal["skipped", "rejected"]
+    outcome: Literal["skipped", "rejected", "recovered"]
     reason: str
     file: str
-    document: int
+    document: int | None
     line: int | None = None
 
+    @property
+    def where(self) -> str:
+        """``file, document N, line L`` (the parts that are known)."""
+        parts = [self.file]
+        if self.document is not None:
+            parts.append(f"document {self.document}")
+        if self.line:
+            parts.append(f"line {self.line}")
+        return ", ".join(parts)
+
     def __str__(self) -> str:
-        where = f"{self.file}, document {self.document}" + (f", line {self.line}" if self.line else "")
-        return f"{where}: {self.reason}"
+        return f"{self.where}: {self.reason}"
 
 
 @dataclass
 class ParseReport:
-    """Counts of one parsing run; shared across files when several are parsed."""
+    """Counts of one parsing run; shared across files when several are parsed.
+
+    Attributes:
+        read: documents yielded.
+        issues: every skipped, rejected and recovered document (and every unreadable file).
+        duplicates: publication number -> how many more times it was read after the first
+            (filled by :func:`~patent_rag.parsers.parse_files`; a later copy usually replaces the
+            earlier one downstream).
+    """
 
     read: int = 0
     issues: list[ParseIssue] = field(default_factory=list)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    _seen: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def skipped(self) -> int:
@@ -50,19 +104,49 @@ class ParseReport:
     def rejected(self) -> int:
         return sum(1 for issue in self.issues if issue.outcome == "rejected")
 
-    def skip(self, reason: str, *, file: str, document: int, line: int | None = None) -> None:
+    @property
+    def recovered(self) -> int:
+        """Documents read after a benign repair (they are also counted in ``read``)."""
+        return sum(1 for issue in self.issues if issue.outcome == "recovered")
+
+    @property
+    def duplicate_count(self) -> int:
+        """Documents whose publication number was already read in this run."""
+        return sum(self.duplicates.values())
+
+    def skip(self, reason: str, *, file: str, document: int | None, line: int | None = None) -> None:
         self.issues.append(ParseIssue("skipped", reason, file, document, line))
-        logger.debug("skipped %s document %d: %s", file, document, reason)
+        logger.debug("skipped %s document %s: %s", file, document, reason)
 
     def reject(self, error: ParseError) -> None:
         self.issues.append(
-            ParseIssue("rejected", error.reason, error.file or "?", error.document or 0, error.line)
+            ParseIssue("rejected", error.reason, error.file or "?", error.document, error.line)
         )
         logger.warning("rejected %s", error)
 
+    def recover(self, reason: str, *, file: str, document: int | None, line: int | None = None) -> None:
+        """Note a document that was read after a benign repair (logged as a warning)."""
+        issue = ParseIssue("recovered", reason, file, document, line)
+        self.issues.append(issue)
+        logger.warning("recovered %s", issue)
+
+    def saw(self, publication_number: str) -> None:
+        """Count ``publication_number`` as a duplicate when it was already seen in this run."""
+        if publication_number in self._seen:
+            self.duplicates[publication_number] += 1
+            logger.info("publication number %s read again", publication_number)
+        else:
+            self._seen.add(publication_number)
+
     def reasons(self) -> Counter[str]:
-        """How often each skip/reject reason occurred (for the CLI summary)."""
+        """How often each skip/reject/recover reason occurred (for the CLI summary)."""
         return Counter(f"{issue.outcome}: {issue.reason}" for issue in self.issues)
 
     def summary(self) -> str:
-        return f"{self.read} read, {self.skipped} skipped, {self.rejected} rejected"
+        """``"12 read, 0 skipped, 1 rejected"``; recovered documents and duplicates are added when any."""
+        text = f"{self.read} read, {self.skipped} skipped, {self.rejected} rejected"
+        if self.recovered:
+            text += f", {self.recovered} recovered"
+        if duplicates := self.duplicate_count:
+            text += f", {duplicates} duplicate publication number{'s' if duplicates != 1 else ''}"
+        return text

@@ -20,15 +20,16 @@ import html.entities
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 from pydantic import ValidationError
 
 from patent_rag.documents import PatentDocument, SourceLocation, Translation
 from patent_rag.errors import ParseError
-from patent_rag.parsers._xml import RawDocument, open_members, parse_date, parse_document, text_of
-from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers._input import open_input
+from patent_rag.parsers._xml import RawDocument, parse_date, parse_document, text_of
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 from patent_rag.parsers.epo import ipc_symbols, patent_citation
 
 __all__ = ["parse_docdb", "parse_exchange_stream"]
@@ -41,32 +42,60 @@ _EXCH_NS = b' xmlns:exch="http://www.epo.org/exchange"'
 _CAPITAL_ENTITY = re.compile(rb"&([A-Z][A-Z0-9]+);")
 
 
-def _records(stream: IO[bytes], *, chunk_size: int = 1 << 20) -> Iterator[RawDocument]:
-    """Cut the records out of a stream, with their 0-based index and 1-based start line."""
+def _records(
+    stream: IO[bytes], *, chunk_size: int = 1 << 20, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[RawDocument]:
+    """Cut the records out of a stream, with their 0-based index and 1-based start line.
+
+    Memory holds one record plus one chunk; a record longer than ``max_bytes`` is read through to
+    its end tag without being held and comes out with ``oversize`` set (its first bytes as data).
+    """
     buffer = bytearray()
     line, index, done = 1, 0, False
+    searched = 0  # where the end tag search resumes in the record at the buffer's start
+    oversize: RawDocument | None = None
+    read = getattr(stream, "read1", stream.read)
     while not done:
-        block = stream.read(chunk_size)
+        block = read(chunk_size)
         done = not block
         buffer += block
-        while (start := _START.search(buffer)) is not None:
-            end = _END.search(buffer, start.end())
+        if oversize is not None:
+            end = _END.search(buffer)
+            stop = end.end() if end is not None else (len(buffer) if done else max(0, len(buffer) - 32))
+            line += buffer.count(b"\n", 0, stop)
+            oversize = RawDocument(oversize.index, oversize.line, oversize.data, oversize.oversize + stop)
+            del buffer[:stop]
             if end is None and not done:
+                continue
+            yield oversize
+            oversize, index = None, index + 1
+        while (start := _START.search(buffer)) is not None:
+            if start.start():
+                line += buffer.count(b"\n", 0, start.start())
+                del buffer[: start.start()]
+                searched = 0
+            end = _END.search(buffer, max(searched, start.end() - start.start()))
+            if end is None and not done:
+                if len(buffer) > max_bytes:
+                    keep = len(buffer) - 32  # an end tag may straddle two blocks
+                    oversize = RawDocument(index, line, bytes(buffer[: 1 << 16]), keep)
+                    line += buffer.count(b"\n", 0, keep)
+                    del buffer[:keep]
+                else:
+                    searched = max(0, len(buffer) - 32)
                 break
             stop = end.end() if end is not None else len(buffer)  # at EOF a truncated record
-            line += buffer.count(b"\n", 0, start.start())
-            yield RawDocument(index, line, bytes(buffer[start.start() : stop]))
-            line += buffer.count(b"\n", start.start(), stop)
+            yield RawDocument(index, line, bytes(buffer[:stop]))
+            line += buffer.count(b"\n", 0, stop)
             index += 1
             del buffer[:stop]
-        if _START.search(buffer) is None:
+            searched = 0
+        if oversize is None and _START.search(buffer) is None:
             keep = max(0, len(buffer) - 32)  # a start tag may straddle two blocks
             line += buffer.count(b"\n", 0, keep)
             del buffer[:keep]
-        else:
-            cut = _START.search(buffer).start()  # type: ignore[union-attr]
-            line += buffer.count(b"\n", 0, cut)
-            del buffer[:cut]
+    if oversize is not None:
+        yield oversize
 
 
 def _capital_entity(match: re.Match[bytes]) -> bytes:
@@ -160,31 +189,54 @@ def _build(record: etree._Element, source: SourceLocation) -> PatentDocument | s
     )
 
 
-def parse_exchange_stream(stream: IO[bytes], *, file: str, report: ParseReport) -> Iterator[PatentDocument]:
-    """Read the DOCDB records of one binary stream (``file`` names it in errors and sources)."""
-    for raw in _records(stream):
-        try:
-            record = parse_document(_prepare(raw.data), file=file, document=raw.index, line=raw.line)
-            if not record.get("doc-number"):
-                raise ParseError(
-                    "exchange-document without doc-number", file=file, document=raw.index, line=raw.line
-                )
-            built = _build(record, SourceLocation(file=file, index=raw.index, line=raw.line))
-        except ParseError as error:
-            report.reject(error)
-            continue
-        except ValidationError as error:
-            reason = f"invalid field {error.errors()[0]['loc']}: {error.errors()[0]['msg']}"
-            report.reject(ParseError(reason, file=file, document=raw.index, line=raw.line))
-            continue
-        if isinstance(built, str):
-            report.skip(built, file=file, document=raw.index, line=raw.line)
-            continue
-        report.read += 1
-        yield built
+def parse_exchange_stream(
+    stream: IO[bytes],
+    *,
+    file: str,
+    report: ParseReport,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+) -> Iterator[PatentDocument]:
+    """Read the DOCDB records of one binary stream (``file`` names it in errors and sources).
+
+    A stream that stops being readable (truncated, corrupt) ends with the records before the damage
+    kept and the damage recorded as rejected.
+    """
+    next_index = 0
+    try:
+        for raw in _records(stream, max_bytes=max_document_bytes):
+            next_index = raw.index + 1
+            built = _record(raw, file, report, max_document_bytes)
+            if built is not None:
+                report.read += 1
+                yield built
+    except ParseError as error:
+        report.reject(ParseError(error.reason, file=file, document=next_index))
 
 
-def parse_docdb(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+def _record(raw: RawDocument, file: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
+    where: dict[str, Any] = {"file": file, "document": raw.index, "line": raw.line}
+    try:
+        if raw.oversize:
+            raise ParseError(oversize_reason("the exchange-document", raw.oversize, max_bytes), **where)
+        record = parse_document(_prepare(raw.data), **where, report=report)
+        if not record.get("doc-number"):
+            raise ParseError("exchange-document without doc-number", **where)
+        built = _build(record, SourceLocation(file=file, index=raw.index, line=raw.line))
+    except ParseError as error:
+        report.reject(error)
+        return None
+    except ValidationError as error:
+        report.reject(ParseError(f"invalid field {invalid_field(error)}", **where))
+        return None
+    if isinstance(built, str):
+        report.skip(built, **where)
+        return None
+    return built
+
+
+def parse_docdb(
+    path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
     """Read a DOCDB exchange file (plain, gzip or zip), one record at a time.
 
     :func:`patent_rag.parsers.epo.parse_epo` calls this for files whose root is a DOCDB container.
@@ -193,5 +245,7 @@ def parse_docdb(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocu
         >>> report = ParseReport()
         >>> docs = list(parse_docdb("DOCDB-202407-009-DE-0074.xml", report=report))  # doctest: +SKIP
     """
-    for name, stream in open_members(path):
-        yield from parse_exchange_stream(stream, file=name, report=report)
+    for member in open_input(path, report=report):
+        yield from parse_exchange_stream(
+            member.stream, file=member.name, report=report, max_document_bytes=max_document_bytes
+        )

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import Any
 
 from lxml import etree
 from pydantic import ValidationError
@@ -45,8 +45,9 @@ from patent_rag.documents import (
     normalize_publication_number,
 )
 from patent_rag.errors import ParseError
-from patent_rag.parsers._xml import inspect_prolog, open_members, parse_date, parse_document, split_documents
-from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers._input import open_input, read_head
+from patent_rag.parsers._xml import RawDocument, inspect_prolog, parse_date, parse_document, split_documents
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 from patent_rag.parsers.claims import claim_references, strip_claim_number
 
 __all__ = ["ipc_symbols", "parse_epo", "patent_citation"]
@@ -246,28 +247,15 @@ def _unique(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(value for value in values if value))
 
 
-class _Rewound:
-    """A binary stream whose first bytes were read to sniff the format, served again."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            return self._stream.read(size)
-        if size < 0:
-            data, self._head = self._head + self._stream.read(), b""
-        else:
-            data, self._head = self._head[:size], self._head[size:]
-        return data
-
-
-def parse_epo(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+def parse_epo(
+    path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
     """Read EPO publication XML (and DOCDB exchange documents), one document at a time.
 
     A malformed document is recorded in ``report`` as rejected (file, 0-based document index, line)
-    and the rest of the file is still read; documents of another kind are skipped and counted.
+    and the rest of the file is still read; documents of another kind are skipped and counted. A
+    document over ``max_document_bytes`` is refused without being held in memory; a truncated or
+    corrupt file keeps the documents before the damage.
 
     Example:
         >>> report = ParseReport()
@@ -275,37 +263,47 @@ def parse_epo(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocume
         ...     print(doc.publication_number, doc.language, len(doc.claims))
         EP3404678B1 en 12
     """
-    for name, stream in open_members(path):
-        head = stream.read(1 << 16)
+    for member in open_input(path, report=report):
+        name = member.name
+        next_index = 0
         try:
-            root = (inspect_prolog(head, file=name).root or "").rpartition(":")[2]
-        except ParseError:
-            root = ""  # the per-document parse below reports it with its line
-        rewound = cast("IO[bytes]", _Rewound(head, stream))
-        if root in ("exchange-documents", "exchange-document"):
-            # Imported here: docdb reuses this module's helpers.
-            from patent_rag.parsers.docdb import parse_exchange_stream
-
-            yield from parse_exchange_stream(rewound, file=name, report=report)
-            continue
-        for raw in split_documents(rewound):
+            head = read_head(member)
             try:
-                element = parse_document(raw.data, file=name, document=raw.index, line=raw.line)
-                if element.tag != "ep-patent-document":
-                    report.skip(
-                        f"not an ep-patent-document (root <{element.tag}>)",
-                        file=name,
-                        document=raw.index,
-                        line=raw.line,
-                    )
-                    continue
-                document = _build(element, SourceLocation(file=name, index=raw.index, line=raw.line))
-            except ParseError as error:
-                report.reject(error)
+                root = (inspect_prolog(head, file=name).root or "").rpartition(":")[2]
+            except ParseError:
+                root = ""  # the per-document parse below reports it with its line
+            if root in ("exchange-documents", "exchange-document"):
+                # Imported here: docdb reuses this module's helpers.
+                from patent_rag.parsers.docdb import parse_exchange_stream
+
+                yield from parse_exchange_stream(
+                    member.stream, file=name, report=report, max_document_bytes=max_document_bytes
+                )
                 continue
-            except ValidationError as error:
-                reason = f"invalid field {error.errors()[0]['loc']}: {error.errors()[0]['msg']}"
-                report.reject(ParseError(reason, file=name, document=raw.index, line=raw.line))
-                continue
-            report.read += 1
-            yield document
+            for raw in split_documents(member.stream, max_bytes=max_document_bytes):
+                next_index = raw.index + 1
+                document = _document(raw, name, report, max_document_bytes)
+                if document is not None:
+                    report.read += 1
+                    yield document
+        except ParseError as error:
+            # A truncated or corrupt input ends here; documents before this point were kept.
+            report.reject(ParseError(error.reason, file=name, document=next_index))
+
+
+def _document(raw: RawDocument, name: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
+    """One split-off document as a record, or None when it was skipped or rejected (and recorded)."""
+    where: dict[str, Any] = {"file": name, "document": raw.index, "line": raw.line}
+    try:
+        if raw.oversize:
+            raise ParseError(oversize_reason("the document", raw.oversize, max_bytes), **where)
+        element = parse_document(raw.data, **where, report=report)
+        if element.tag != "ep-patent-document":
+            report.skip(f"not an ep-patent-document (root <{element.tag}>)", **where)
+            return None
+        return _build(element, SourceLocation(file=name, index=raw.index, line=raw.line))
+    except ParseError as error:
+        report.reject(error)
+    except ValidationError as error:
+        report.reject(ParseError(f"invalid field {invalid_field(error)}", **where))
+    return None

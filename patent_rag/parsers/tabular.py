@@ -20,17 +20,22 @@ CSV needs a :class:`CsvMapping` from the user that says which column holds which
   text that does not start with ``1.`` becomes claim 1 whole. ``"none"`` keeps the whole cell as
   claim 1. Dependencies are read from the claim text ("according to claim 1").
 - ``description`` from one column: paragraphs are separated by blank lines.
-- Dates: ``date_format`` (``strptime`` syntax), else ISO ``2016-03-22`` or ``20160322``.
+- Dates: ``date_format`` (``strptime`` syntax), else ISO ``2016-03-22`` or ``20160322``. A
+  priority date cell may list several dates separated by ``|``, ``;`` or ``,`` (the earliest is
+  kept); the other date fields take one date.
 
-Input is UTF-8, plain or gzip (detected by magic bytes). A bad line or row, including one that is
-not UTF-8, is rejected with file, record index (0-based) and line number; the rest of the file is
-still read. Blank lines are ignored.
+Input is UTF-8, plain, gzip or zip (detected by magic bytes; every zip member is read). A bad line
+or row, including one that is not UTF-8 or longer than ``max_document_bytes``, is rejected with
+file, record index (0-based) and line number; the rest of the file is still read. Blank lines are
+ignored. A truncated or corrupt file keeps the records before the damage and reports it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -40,9 +45,10 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from patent_rag.documents import Claim, Paragraph, PatentDocument, SourceLocation
+from patent_rag.documents import DATE_LIST_SEPARATORS, Claim, Paragraph, PatentDocument, SourceLocation
 from patent_rag.errors import ConfigurationError, ParseError
-from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers._input import HEAD, open_input
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 from patent_rag.parsers.claims import claim_references, split_numbered_claims
 
 __all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "write_jsonl"]
@@ -65,7 +71,8 @@ _TEXT_FIELDS = frozenset(
 )
 _MAPPABLE = _LIST_FIELDS | _DATE_FIELDS | _TEXT_FIELDS | {"claims", "description"}
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "x"})
-# csv's default cell limit (128 KiB) is below a long description; 64 MiB still bounds one row.
+# csv's default cell limit (128 KiB) is below a long description: cells may be as long as a row,
+# and a row is bounded by max_document_bytes.
 _FIELD_LIMIT = 64 * 1024 * 1024
 _NOT_UTF8 = "row is not UTF-8 text; save the CSV as UTF-8"
 
@@ -133,42 +140,61 @@ class CsvMapping(BaseModel):
             ) from None
 
 
-def _open_binary(path: str | Path) -> IO[bytes]:
-    path = Path(path)
-    with path.open("rb") as raw:
-        magic = raw.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")  # type: ignore[return-value]
+def _bounded_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[bytes | None, int, int]]:
+    """Yield ``(line, size, quote count)`` per physical line; ``line`` is None past ``max_bytes``.
+
+    A line over the limit is read through to its end in bounded pieces, never held whole.
+    """
+    while line := stream.readline(max_bytes + 1):
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line, len(line), line.count(b'"')
+            continue
+        size, quotes = len(line), line.count(b'"')
+        while not line.endswith(b"\n") and (line := stream.readline(HEAD)):
+            size += len(line)
+            quotes += line.count(b'"')
+        yield None, size, quotes
 
 
-def parse_jsonl(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+def parse_jsonl(
+    path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
     """Read JSONL records (one :class:`PatentDocument` JSON object per line).
 
     Lines are read as bytes and validated as UTF-8 JSON one by one, so a line in another encoding
-    is rejected alone.
+    is rejected alone, and a line over ``max_document_bytes`` is rejected without being held.
 
     Example:
         >>> report = ParseReport()
         >>> docs = list(parse_jsonl("records.jsonl", report=report))  # doctest: +SKIP
     """
-    file = str(path)
-    index = 0
-    with _open_binary(path) as stream:
-        for line_number, line in enumerate(stream, start=1):
-            if line_number == 1:
-                line = line.removeprefix(b"\xef\xbb\xbf")
-            if not line.strip():
-                continue
-            try:
-                document = PatentDocument.model_validate_json(line)
-            except ValidationError as error:
-                first = error.errors()[0]
-                where = ".".join(map(str, first["loc"]))
-                reason = f"invalid record: {where + ': ' if where else ''}{first['msg']}"
-                report.reject(ParseError(reason, file=file, document=index, line=line_number))
-            else:
-                report.read += 1
-                yield document
-            index += 1
+    for member in open_input(path, report=report):
+        file = member.name
+        index = 0
+        try:
+            lines = _bounded_lines(member.stream, max_document_bytes)
+            for line_number, (line, size, _) in enumerate(lines, start=1):
+                if line is None:
+                    reason = oversize_reason("the line", size, max_document_bytes)
+                    report.reject(ParseError(reason, file=file, document=index, line=line_number))
+                    index += 1
+                    continue
+                if line_number == 1:
+                    line = line.removeprefix(b"\xef\xbb\xbf")
+                if not line.strip():
+                    continue
+                try:
+                    document = PatentDocument.model_validate_json(line)
+                except ValidationError as error:
+                    reason = f"invalid record: {invalid_field(error)}"
+                    report.reject(ParseError(reason, file=file, document=index, line=line_number))
+                else:
+                    report.read += 1
+                    yield document
+                index += 1
+        except ParseError as error:
+            # A truncated or corrupt input ends here; the records before this point were kept.
+            report.reject(ParseError(error.reason, file=file, document=index))
 
 
 def write_jsonl(documents: Iterable[PatentDocument], path_or_file: str | Path | IO[str]) -> int:
@@ -212,6 +238,28 @@ def _parse_date(value: str, date_format: str | None) -> date:
     return date.fromisoformat(value[:10])
 
 
+def _date_cell(field: str, value: str, column: str, date_format: str | None) -> date:
+    """One date; for ``priority_date`` the earliest of a list separated by ``|``, ``;`` or ``,``."""
+    expected = date_format or "YYYY-MM-DD or YYYYMMDD"
+    parts = [part for part in DATE_LIST_SEPARATORS.split(value) if part]
+    if len(parts) > 1:
+        if date_format:
+            with contextlib.suppress(ValueError):
+                return _parse_date(value, date_format)  # a format may itself hold ',' ("%b %d, %Y")
+        if field != "priority_date":
+            raise ValueError(f"column {column!r}: expected one date ({expected}), got {value!r}")
+        try:
+            return min(_parse_date(part, date_format) for part in parts)
+        except ValueError:
+            raise ValueError(
+                f"column {column!r}: {value!r} is not a list of dates ({expected}, separated by | ; or ,)"
+            ) from None
+    try:
+        return _parse_date(value, date_format)
+    except ValueError:
+        raise ValueError(f"column {column!r}: {value!r} is not a date ({expected})") from None
+
+
 def _row_to_fields(
     row: dict[str, str], mapping: CsvMapping, indicators: dict[str, list[str]]
 ) -> dict[str, object]:
@@ -224,11 +272,7 @@ def _row_to_fields(
             separator = mapping.list_separators.get(field, ";")
             fields[field] = [item.strip() for item in value.split(separator) if item.strip()]
         elif field in _DATE_FIELDS:
-            try:
-                fields[field] = _parse_date(value, mapping.date_format)
-            except ValueError:
-                expected = mapping.date_format or "YYYY-MM-DD or YYYYMMDD"
-                raise ValueError(f"column {column!r}: {value!r} is not a date ({expected})") from None
+            fields[field] = _date_cell(field, value, column, mapping.date_format)
         elif field == "claims":
             fields["claims"] = _claims(value, mapping.claims_split)
         elif field == "description":
@@ -250,21 +294,89 @@ def _row_to_fields(
     return fields
 
 
-def _utf8_lines(stream: IO[bytes], undecodable: set[int]) -> Iterator[str]:
-    """Decode line by line, noting (1-based) the lines that are not UTF-8 so their row is rejected."""
-    for number, raw in enumerate(stream, start=1):
-        data = raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw
+class _RowTooLarge(Exception):
+    """Raised through the csv reader for a row over the limit, once it has been read through."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _CsvLines:
+    """The lines a csv reader consumes: decoded, numbered, and bounded per row.
+
+    Lines that are not UTF-8 are decoded with replacement and their numbers noted, so their row is
+    rejected. A row over ``max_bytes`` is read through to its end (where its quotes balance) and
+    refused with :class:`_RowTooLarge`; an iterator object, unlike a generator, goes on after it.
+    """
+
+    def __init__(self, stream: io.BufferedReader, max_bytes: int) -> None:
+        self._stream = stream
+        self._lines = _bounded_lines(stream, max_bytes)
+        self._max = max_bytes
+        self.number = 0  # the last line handed out (1-based)
+        self.undecodable: set[int] = set()
+        self._row = self._quotes = 0
+
+    def start_row(self) -> None:
+        self._row = self._quotes = 0
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        raw, size, quotes = next(self._lines)
+        self.number += 1
+        self._row += size
+        self._quotes += quotes
+        if raw is None or self._row > self._max:
+            if self._quotes % 2:  # inside a quoted cell: the row goes on
+                self._read_through_cell()
+            raise _RowTooLarge(self._row)
+        data = raw.removeprefix(b"\xef\xbb\xbf") if self.number == 1 else raw
         try:
-            yield data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
-            undecodable.add(number)
-            yield data.decode("utf-8", errors="replace")
+            self.undecodable.add(self.number)
+            return data.decode("utf-8", errors="replace")
+
+    def _read_through_cell(self) -> None:
+        """Consume, in bounded pieces, the rest of a row that ends inside a quoted cell."""
+        inside, done = True, False
+        while not done and (buffer := self._stream.peek(HEAD)):
+            position = 0
+            while True:
+                quote = buffer.find(b'"', position)
+                if inside:
+                    if quote < 0:
+                        position = len(buffer)
+                        break
+                    inside, position = False, quote + 1
+                    continue
+                newline = buffer.find(b"\n", position)
+                if newline >= 0 and (quote < 0 or newline < quote):
+                    position, done = newline + 1, True
+                    break
+                if quote < 0:
+                    position = len(buffer)
+                    break
+                inside, position = True, quote + 1
+            consumed = self._stream.read(position)
+            self.number += consumed.count(b"\n")
+            self._row += len(consumed)
 
 
-def parse_csv(path: str | Path, *, report: ParseReport, mapping: CsvMapping) -> Iterator[PatentDocument]:
+def parse_csv(
+    path: str | Path,
+    *,
+    report: ParseReport,
+    mapping: CsvMapping,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+) -> Iterator[PatentDocument]:
     """Read a CSV export, one patent per row, through a column mapping.
 
-    Each document's ``source`` is the CSV file, the row's 0-based index and its first line.
+    Each document's ``source`` is the CSV file, the row's 0-based index and its first line. A row
+    over ``max_document_bytes`` is rejected without being held in memory.
 
     Raises:
         ConfigurationError: the mapping names a column the header lacks (nothing could be read).
@@ -273,51 +385,72 @@ def parse_csv(path: str | Path, *, report: ParseReport, mapping: CsvMapping) -> 
         >>> mapping = CsvMapping(columns={"publication_number": "id", "claims": "text"}, country="US")
         >>> docs = list(parse_csv("claims.csv", report=ParseReport(), mapping=mapping))  # doctest: +SKIP
     """
-    file = str(path)
-    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
-    undecodable: set[int] = set()
-    with _open_binary(path) as stream:
-        reader = csv.reader(_utf8_lines(stream, undecodable), delimiter=mapping.delimiter)
+    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT, max_document_bytes))
+    for member in open_input(path, report=report):
+        index = [0]
+        try:
+            yield from _csv_rows(member.stream, member.name, report, mapping, max_document_bytes, index)
+        except ParseError as error:
+            # A truncated or corrupt input ends here; the rows before this point were kept.
+            report.reject(ParseError(error.reason, file=member.name, document=index[0]))
+
+
+def _csv_rows(
+    stream: io.BufferedReader,
+    file: str,
+    report: ParseReport,
+    mapping: CsvMapping,
+    max_bytes: int,
+    index: list[int],
+) -> Iterator[PatentDocument]:
+    lines = _CsvLines(stream, max_bytes)
+    reader = csv.reader(lines, delimiter=mapping.delimiter)
+    try:
         header = next(reader, [])
-        missing = sorted(set(mapping.columns.values()) - set(header))
-        if missing:
-            raise ConfigurationError(
-                f"the CSV mapping names column(s) {missing} that {file} lacks; "
-                f"its header starts {header[:12]}"
+    except _RowTooLarge as error:
+        reason = oversize_reason("the header row", error.size, max_bytes) + "; is this a CSV file?"
+        raise ParseError(reason, file=file, line=1) from None
+    missing = sorted(set(mapping.columns.values()) - set(header))
+    if missing:
+        raise ConfigurationError(
+            f"the CSV mapping names column(s) {missing} that {file} lacks; its header starts {header[:12]}"
+        )
+    indicators = {
+        field: [name for name in header if re.fullmatch(pattern, name)]
+        for field, pattern in mapping.indicator_columns.items()
+    }
+    while True:
+        line = lines.number + 1
+        lines.start_row()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except (csv.Error, _RowTooLarge) as error:
+            reason = (
+                oversize_reason("the row", error.size, max_bytes)
+                if isinstance(error, _RowTooLarge)
+                else f"unreadable CSV row: {error}"
             )
-        indicators = {
-            field: [name for name in header if re.fullmatch(pattern, name)]
-            for field, pattern in mapping.indicator_columns.items()
-        }
-        index = 0
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                report.reject(
-                    ParseError(f"unreadable CSV row: {error}", file=file, document=index, line=line)
-                )
-                index += 1
-                continue
-            if undecodable.intersection(range(line, reader.line_num + 1)):
-                report.reject(ParseError(_NOT_UTF8, file=file, document=index, line=line))
-                index += 1
-                continue
-            if not cells:
-                continue
-            try:
-                if len(cells) != len(header):
-                    raise ValueError(f"{len(cells)} cells for {len(header)} columns")
-                fields = _row_to_fields(dict(zip(header, cells, strict=True)), mapping, indicators)
-                source = SourceLocation(file=file, index=index, line=line)
-                document = PatentDocument(**fields, source=source)  # type: ignore[arg-type]
-            except ValueError as error:  # pydantic's ValidationError is a ValueError
-                reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
-                report.reject(ParseError(f"invalid row: {reason}", file=file, document=index, line=line))
-            else:
-                report.read += 1
-                yield document
-            index += 1
+            report.reject(ParseError(reason, file=file, document=index[0], line=line))
+            index[0] += 1
+            continue
+        if lines.undecodable.intersection(range(line, lines.number + 1)):
+            report.reject(ParseError(_NOT_UTF8, file=file, document=index[0], line=line))
+            index[0] += 1
+            continue
+        if not cells:
+            continue
+        try:
+            if len(cells) != len(header):
+                raise ValueError(f"{len(cells)} cells for {len(header)} columns")
+            fields = _row_to_fields(dict(zip(header, cells, strict=True)), mapping, indicators)
+            source = SourceLocation(file=file, index=index[0], line=line)
+            document = PatentDocument(**fields, source=source)  # type: ignore[arg-type]
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            reason = invalid_field(error, field=False) if isinstance(error, ValidationError) else str(error)
+            report.reject(ParseError(f"invalid row: {reason}", file=file, document=index[0], line=line))
+        else:
+            report.read += 1
+            yield document
+        index[0] += 1

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -30,17 +28,17 @@ from patent_rag.documents import (
     normalize_publication_number,
 )
 from patent_rag.errors import ParseError
+from patent_rag.parsers._input import open_input
 from patent_rag.parsers._xml import (
     Prolog,
     RawDocument,
     inspect_prolog,
-    open_members,
     parse_date,
     parse_document,
     split_documents,
     text_of,
 )
-from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 from patent_rag.parsers.claims import claim_references
 
 __all__ = ["SUPPORTED_DTDS", "parse_uspto"]
@@ -85,11 +83,16 @@ def _check_dtd(prolog: Prolog, family: str, where: dict[str, Any]) -> None:
         )
 
 
-def parse_uspto(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocument]:
+def parse_uspto(
+    path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
     """Yield every patent in a USPTO XML/SGML file (single, bulk, ``.gz`` or ``.zip``).
 
     Broken documents are recorded in ``report`` as rejected; sequence listings and other
-    non-patent documents as skipped; ``report.read`` counts the documents yielded.
+    non-patent documents as skipped; ``report.read`` counts the documents yielded. A document
+    over ``max_document_bytes`` is refused without being held in memory (a non-patent one, such
+    as a huge sequence listing, is skipped as usual). A truncated or corrupt file keeps the
+    documents before the damage and records it as rejected.
 
     Example:
         >>> from patent_rag.parsers import ParseReport
@@ -98,30 +101,28 @@ def parse_uspto(path: str | Path, *, report: ParseReport) -> Iterator[PatentDocu
         >>> docs[0].publication_number, report.summary()
         ('USD680087S1', '25 read, 2 skipped, 0 rejected')
     """
-    name, next_index = str(path), [0]
-    try:
-        for name, stream in open_members(path):
-            next_index[0] = 0
-            yield from _parse_stream(stream, name, report, next_index)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
-        # A corrupt or truncated archive ends the file here; documents before this point were kept.
-        message = f"unreadable input ({error}); the documents before this point were kept"
-        report.reject(ParseError(message, file=name, document=next_index[0]))
+    for member in open_input(path, report=report):
+        next_index = [0]
+        try:
+            yield from _parse_stream(member.stream, member.name, report, next_index, max_document_bytes)
+        except ParseError as error:
+            # A truncated or corrupt input ends here; documents before this point were kept.
+            report.reject(ParseError(error.reason, file=member.name, document=next_index[0]))
     logger.debug("parsed %s; so far %s", path, report.summary())
 
 
 def _parse_stream(
-    stream: IO[bytes], name: str, report: ParseReport, next_index: list[int]
+    stream: IO[bytes], name: str, report: ParseReport, next_index: list[int], max_bytes: int
 ) -> Iterator[PatentDocument]:
-    for raw in split_documents(stream):
+    for raw in split_documents(stream, max_bytes=max_bytes):
         next_index[0] = raw.index + 1
         try:
-            document = _parse_one(raw, name, report)
+            document = _parse_one(raw, name, report, max_bytes)
         except ParseError as error:
             report.reject(error)
             continue
         except (ValidationError, ValueError) as error:
-            reason = f"invalid field value: {str(error).splitlines()[0]}"
+            reason = f"invalid field value: {_first_error(error)}"
             report.reject(ParseError(reason, file=name, document=raw.index, line=raw.line))
             continue
         if document is not None:
@@ -129,18 +130,31 @@ def _parse_stream(
             yield document
 
 
-def _parse_one(raw: RawDocument, file: str, report: ParseReport) -> PatentDocument | None:
+def _first_error(error: ValueError) -> str:
+    return invalid_field(error) if isinstance(error, ValidationError) else str(error).splitlines()[0]
+
+
+def _parse_one(raw: RawDocument, file: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
     where: dict[str, Any] = {"file": file, "document": raw.index, "line": raw.line}
-    prolog = inspect_prolog(raw.data, file=file, document=raw.index, line=raw.line)
+    try:
+        prolog = inspect_prolog(raw.data, file=file, document=raw.index, line=raw.line)
+    except ParseError:
+        if raw.oversize:
+            raise ParseError(oversize_reason("the document", raw.oversize, max_bytes), **where) from None
+        raise
     if prolog.root is None:
+        if raw.oversize:
+            raise ParseError(oversize_reason("the document", raw.oversize, max_bytes), **where)
         raise ParseError("no XML root element found", **where)
     family = _family(prolog.root)
     if family is None:
         kind = _NON_PATENT.get(prolog.root, f"not a patent document (root <{prolog.root}>)")
         report.skip(kind, file=file, document=raw.index, line=raw.line)
         return None
+    if raw.oversize:
+        raise ParseError(oversize_reason(f"<{prolog.root}>", raw.oversize, max_bytes), **where)
     _check_dtd(prolog, family, where)
-    root = parse_document(raw.data, file=file, document=raw.index, line=raw.line)
+    root = parse_document(raw.data, file=file, document=raw.index, line=raw.line, report=report)
     source = SourceLocation(file=file, index=raw.index, line=raw.line)
     if family == "v4":
         return _from_v4(root, source, where)
