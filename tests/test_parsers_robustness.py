@@ -634,13 +634,16 @@ def test_parse_out_that_cannot_be_written_is_one_error_line(tmp_path: Path) -> N
         )
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
 def test_parse_out_on_a_full_filesystem_is_one_error_line(tmp_path: Path) -> None:
-    # Writing to /dev/full fails with ENOSPC exactly as a full disk does; it is written in place.
-    code, output = invoke("parse", str(FIXTURES / "uspto" / "US08613112-20131224.XML"), "--out", "/dev/full")
+    # Writing to /dev/full fails with ENOSPC exactly as a full disk does. The output is a link to it
+    # in tmp_path, so code that wrongly renamed a temporary file over it would only replace the link.
+    out = tmp_path / "records.jsonl"
+    out.symlink_to("/dev/full")
+    code, output = invoke("parse", str(FIXTURES / "uspto" / "US08613112-20131224.XML"), "--out", str(out))
     assert code == 1
-    assert output.strip() == (
-        "error: cannot write the records to /dev/full: No space left on device; "
+    assert " ".join(output.split()) == (
+        f"error: cannot write the records to {out}: No space left on device; "
         "free some space or choose another --out"
     )
-    assert Path("/dev/full").is_char_device()
+    assert out.is_symlink() and list(tmp_path.iterdir()) == [out]
