@@ -27,10 +27,10 @@ from pydantic import ValidationError
 
 from patent_rag.documents import PatentDocument, SourceLocation, Translation
 from patent_rag.errors import ParseError
+from patent_rag.parsers._epo_fields import ipc_symbols, patent_citation
 from patent_rag.parsers._input import open_input
 from patent_rag.parsers._xml import RawDocument, parse_date, parse_document, text_of
 from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
-from patent_rag.parsers.epo import ipc_symbols, patent_citation
 
 __all__ = ["parse_docdb", "parse_exchange_stream"]
 

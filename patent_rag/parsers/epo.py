@@ -45,16 +45,17 @@ from patent_rag.documents import (
     normalize_publication_number,
 )
 from patent_rag.errors import ParseError
+from patent_rag.parsers._epo_fields import ipc_symbols, patent_citation
 from patent_rag.parsers._input import open_input, read_head
 from patent_rag.parsers._xml import RawDocument, inspect_prolog, parse_date, parse_document, split_documents
 from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 from patent_rag.parsers.claims import claim_references, strip_claim_number
+from patent_rag.parsers.docdb import parse_exchange_stream
 
 __all__ = ["ipc_symbols", "parse_epo", "patent_citation"]
 
 logger = logging.getLogger(__name__)
 
-_IPC_SYMBOL = re.compile(r"([A-HY])\s*(\d\d)\s*([A-Z])\s*(\d{1,4})\s*/\s*(\d{1,6})")
 _B561 = re.compile(r"^\s*([A-Z]{2})\s*-\s*([A-Z]\d?)\s*-\s*(.+?)\s*$")
 
 # Elements whose text is not prose; inline markup (b, i, sub, sup, figref...) joins without spaces.
@@ -109,26 +110,6 @@ def _description(element: etree._Element, heading: str | None = None) -> list[Pa
         elif isinstance(child.tag, str) and child.tag not in _DROPPED:
             paragraphs.extend(_description(child, heading))  # an unexpected wrapper: look inside
     return paragraphs
-
-
-def ipc_symbols(texts: list[str | None]) -> list[str]:
-    """The leading IPC/CPC symbol of each text (``"H01F  27/14  20060101AFI..."`` -> ``H01F27/14``)."""
-    symbols = []
-    for text in texts:
-        match = _IPC_SYMBOL.search(text or "")
-        if match:
-            section, klass, subclass, group, subgroup = match.groups()
-            symbols.append(f"{section}{klass}{subclass}{int(group)}/{subgroup}")
-    return symbols
-
-
-def patent_citation(patcit: etree._Element) -> str | None:
-    """A ``patcit``'s document as a normalized publication number (``dnum`` or its document-id)."""
-    dnum = (patcit.get("dnum") or "").strip()
-    if not dnum:
-        parts = [patcit.findtext(f"document-id/{name}") or "" for name in ("country", "doc-number", "kind")]
-        dnum = "".join(part.strip() for part in parts)
-    return normalize_publication_number(dnum) if dnum[:2].isalpha() and len(dnum) > 2 else None
 
 
 def _b561(text: str | None) -> str | None:
@@ -273,9 +254,6 @@ def parse_epo(
             except ParseError:
                 root = ""  # the per-document parse below reports it with its line
             if root in ("exchange-documents", "exchange-document"):
-                # Imported here: docdb reuses this module's helpers.
-                from patent_rag.parsers.docdb import parse_exchange_stream
-
                 yield from parse_exchange_stream(
                     member.stream, file=name, report=report, max_document_bytes=max_document_bytes
                 )

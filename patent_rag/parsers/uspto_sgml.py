@@ -12,8 +12,7 @@ from lxml import etree
 
 from patent_rag.documents import PatentDocument, SourceLocation
 from patent_rag.errors import ParseError
-from patent_rag.parsers._xml import parse_date, text_of
-from patent_rag.parsers.uspto import (
+from patent_rag.parsers._uspto_fields import (
     build_claim,
     cited_number,
     claim_number,
@@ -22,6 +21,7 @@ from patent_rag.parsers.uspto import (
     paragraphs,
     person,
 )
+from patent_rag.parsers._xml import parse_date, text_of
 
 __all__ = ["from_pap", "from_patdoc"]
 
