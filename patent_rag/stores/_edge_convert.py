@@ -4,7 +4,9 @@ Edge 0.9 raises a plain ``Exception`` for every failure; the message is all ther
 Observed messages: ``"... failed to open WAL ...: Kind(WouldBlock)"`` (shard open elsewhere),
 ``"... directory X does not exist"``, ``"... path already contains segment data"``,
 ``"Vector dimension error: expected dim: 8, got 7"``, ``"Service runtime error: Shard is not
-initialized"`` (after ``close()``).
+initialized"`` (after ``close()``); for damaged files ``"failed to load segment ..."``, ``"Storage
+file not found: ..."``, ``"vector 9114 is not readable from ..."`` (a truncated vector file) and
+``"Gridstore IO error: ... out of bounds"`` (a truncated payload or sparse vector file).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import numpy as np
 import qdrant_edge as qe
 
 from patent_rag.errors import (
+    IndexCorruptError,
     IndexExistsError,
     IndexLockedError,
     IndexNotFoundError,
     InvalidVectorError,
     StoreError,
 )
+from patent_rag.stores._disk import RESUME
+from patent_rag.stores._edge_check import rebuild
 from patent_rag.stores.base import RRF_K, StoredPoint
 from patent_rag.stores.filters import AnyOf, CompiledFilter, DateWindow
 from patent_rag.stores.layout import DENSE_VECTOR, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
@@ -64,6 +69,8 @@ TWINS: dict[str, str] = {
 HIDDEN = frozenset((*LLAMA_INDEX_FIELDS, *TWINS.values()))
 PAYLOAD = qe.PayloadSelector.Exclude(sorted(HIDDEN))
 _EPOCH = date(1970, 1, 1)
+# What Edge says of files it cannot read (see the module docstring).
+_DAMAGE = ("failed to load segment", "Storage file not found", "is not readable from", "Gridstore IO error")
 # Qdrant adds HNSW links per value of every indexed field unless told not to (``enable_hnsw``), so
 # that a search filtered to one value still walks a connected graph. New shards keep them for the
 # CPC prefixes only: users narrow prior art by CPC class or subclass, which can hold a few percent of
@@ -112,6 +119,10 @@ def edge_errors(location: str) -> Iterator[None]:
             raise InvalidVectorError(f"{location}: {text}") from error
         if "not initialized" in text:
             raise StoreError(f"{location} is closed; open it again") from error
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            raise StoreError(f"not enough free space for {location} ({text}); {RESUME}") from error
+        if any(sign in text for sign in _DAMAGE):
+            raise IndexCorruptError(f"{location} is damaged: {text}; {rebuild(location)}") from error
         raise StoreError(f"Qdrant Edge failed on {location}: {text}") from error
 
 

@@ -6,6 +6,11 @@ An index is a directory::
       patent_rag.json   index metadata (encoder fingerprint, layout, BM25), written atomically
       .lock             held with flock while a process has the index open
       shard/            the Edge shard (segments + write-ahead log)
+      patent_rag.damaged  only when opening found the shard damaged: what was found
+
+Opening checks that the shard's parts agree and refuses a damaged one
+(:mod:`patent_rag.stores._edge_check`); writing checks the free space first, because Edge dies by
+SIGBUS on a full disk (:mod:`patent_rag.stores._disk`).
 
 Facts about Edge 0.9 this module is built on (measured, not assumed):
 
@@ -37,6 +42,7 @@ Facts about Edge 0.9 this module is built on (measured, not assumed):
   everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`); shards created
   before keep the settings they were created with and still open.
 - Edge accepts NaN and all-zero vectors silently; we refuse them before writing.
+- Edge opens a damaged shard silently, recreating a missing part empty (see ``_edge_check``).
 - ``MatchValue(True)`` does not match boolean payloads in 0.9, so the layout avoids booleans.
 """
 
@@ -57,8 +63,10 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from patent_rag.errors import IndexExistsError, IndexNotFoundError, StoreError
+from patent_rag.errors import IndexCorruptError, IndexExistsError, IndexNotFoundError, StoreError
 from patent_rag.fingerprint import Fingerprint
+from patent_rag.stores import _disk
+from patent_rag.stores import _edge_check as check
 from patent_rag.stores import _edge_convert as e
 from patent_rag.stores._files import DirectoryLock, write_json_atomically
 from patent_rag.stores.base import (
@@ -94,6 +102,7 @@ _META = "patent_rag.json"
 _MAX_CHUNKS_PER_PATENT = 6.0
 _LOCK = ".lock"
 _SHARD = "shard"
+_DAMAGED = "patent_rag.damaged"  # what open() found damaged (see _load_shard)
 
 
 class EdgeStore:
@@ -163,7 +172,8 @@ class EdgeStore:
                 f"{self.location} is a non-empty directory that is not a patent_rag index; "
                 "choose a new or empty directory"
             )
-        self._lock.acquire(what=self.location)
+        with _disk.os_errors(self.location):
+            self._lock.acquire(what=self.location)
         if self.exists() and not overwrite:
             if self._shard is None:
                 self._lock.release()
@@ -171,16 +181,21 @@ class EdgeStore:
                 f"an index already exists at {self.location}; open it, or pass overwrite=True to replace it"
             )
         try:
-            if self.exists():
-                self._close_shard()
-                (self._root / _META).unlink()
-                shutil.rmtree(self._root / _SHARD, ignore_errors=True)
-            metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
-            # Metadata first, shard second: a crash in between leaves metadata without a shard,
-            # which open() completes; never a shard whose encoder nobody knows.
-            write_json_atomically(self._root / _META, metadata.to_dict())
-            self._metadata = metadata
-            self._load_shard()
+            with _disk.os_errors(self.location):
+                if self.exists():
+                    self._close_shard()
+                    (self._root / _META).unlink()
+                    shutil.rmtree(self._root / _SHARD, ignore_errors=True)
+                    (self._root / _DAMAGED).unlink(missing_ok=True)
+                _disk.ensure_free(
+                    self._root, needed=_disk.MARGIN, location=self.location, doing="create the index"
+                )
+                metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
+                # Metadata first, shard second: a crash in between leaves metadata without a shard,
+                # which open() completes; never a shard whose encoder nobody knows.
+                write_json_atomically(self._root / _META, metadata.to_dict())
+                self._metadata = metadata
+                self._load_shard()
         except BaseException:
             self.close()
             raise
@@ -195,13 +210,13 @@ class EdgeStore:
                     f"no patent_rag index at {self.location}; create one with "
                     f"`patent-rag ingest FILES --index {self.location}`"
                 )
-            self._lock.acquire(what=self.location)
             try:
-                data = json.loads((self._root / _META).read_text(encoding="utf-8"))
-                self._metadata = IndexMetadata.from_dict(data, location=self.location)
-                if fingerprint is not None:
-                    fingerprint.ensure_matches(self._metadata.fingerprint, index_name=self.location)
-                self._load_shard()
+                with _disk.os_errors(self.location, verb="open"):
+                    self._lock.acquire(what=self.location)
+                    self._metadata = self._read_metadata()
+                    if fingerprint is not None:
+                        fingerprint.ensure_matches(self._metadata.fingerprint, index_name=self.location)
+                    self._load_shard()
             except BaseException:
                 self.close()
                 raise
@@ -210,16 +225,51 @@ class EdgeStore:
             fingerprint.ensure_matches(self.metadata.fingerprint, index_name=self.location)
         return self.describe()
 
+    def _read_metadata(self) -> IndexMetadata:
+        path = self._root / _META
+        try:
+            data = json.loads(path.read_bytes())
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return IndexMetadata.from_dict(data, location=self.location)
+        except (ValueError, TypeError, KeyError) as error:
+            # Written atomically (write_json_atomically), so a damaged file was changed from outside.
+            reason = "empty" if not path.stat().st_size else f"{type(error).__name__}: {error}"
+            raise IndexCorruptError(
+                f"{self.location} is damaged: its metadata file {path} cannot be read ({reason}). patent_rag "
+                f"replaces that file atomically, so something else changed it; restore it from a copy of "
+                f"the index, or {check.rebuild(self.location)}"
+            ) from error
+
     def _load_shard(self) -> None:
         path = self._root / _SHARD
+        marker = self._root / _DAMAGED
+        if marker.is_file():
+            raise IndexCorruptError(
+                f"{marker.read_text(encoding='utf-8', errors='replace').strip()} (found on an earlier open; "
+                f"recorded in {marker})"
+            )
         with e.edge_errors(self.location):
-            if (path / "edge_config.json").is_file():
-                self._shard = qe.EdgeShard.load(str(path))
-                present = set(self._shard.info().payload_schema)
+            try:
+                files = check.check_files(path, location=self.location)
+                if files is not None:
+                    self._ensure_replay_space(path)
+                    shard = self._shard = qe.EdgeShard.load(str(path))
+                    info = shard.info()
+                    check.check_opened(shard, info.points_count, files, location=self.location)
+            except IndexCorruptError as error:
+                # Edge recreates a missing part empty when it opens a shard, so that the next open
+                # might not see the damage: it is recorded beside the index.
+                with suppress(OSError):
+                    marker.write_text(f"{error}\n", encoding="utf-8")
+                raise
+            if files is not None:
+                present = set(info.payload_schema)
             else:
-                self._shard = qe.EdgeShard.create(str(path), e.shard_config(self.metadata.fingerprint.dim))
+                config = e.shard_config(self.metadata.fingerprint.dim)
+                shard = self._shard = qe.EdgeShard.create(str(path), config)
                 for twin in e.TWINS.values():
-                    self._shard.update(qe.UpdateOperation.create_field_index(twin, e.twin_index(twin)))
+                    shard.update(qe.UpdateOperation.create_field_index(twin, e.twin_index(twin)))
                 present = set(e.TWINS.values())
             # A field is filtered on its integer twin when the twin's index was made with the shard
             # (every point then has the twin); shards made before filter on the original fields.
@@ -227,8 +277,22 @@ class EdgeStore:
             # Idempotent, so it also completes a creation that was interrupted.
             for name, kind in INDEXED_FIELDS.items():
                 if name not in present and name not in self._twins:
-                    self._shard.update(qe.UpdateOperation.create_field_index(name, e.field_index(kind)))
-            self._search_params = e.search_params(self._shard.info().payload_schema)
+                    shard.update(qe.UpdateOperation.create_field_index(name, e.field_index(kind)))
+            self._search_params = e.search_params(shard.info().payload_schema)
+
+    def _ensure_replay_space(self, shard: Path) -> None:
+        """Opening replays the operations logged since the last flush into the segments (after a crash):
+        refuse when the disk cannot hold them, rather than die by SIGBUS inside Edge. (Replaying 22 MB of
+        log took 12 MB of disk: the segments' memory-mapped pages were partly written already.)"""
+        logged = check.unflushed_log_bytes(shard) if (shard / "wal").is_dir() else 0
+        if logged:
+            _disk.ensure_free(
+                shard,
+                needed=logged + _disk.MARGIN // 4,
+                location=self.location,
+                doing="replay the writes logged before the index was last closed",
+                then="free space and open it again: the index completes those writes",
+            )
 
     def _close_shard(self) -> None:
         if self._shard is not None:
@@ -251,6 +315,7 @@ class EdgeStore:
         try:
             (self._root / _META).unlink(missing_ok=True)
             shutil.rmtree(self._root / _SHARD, ignore_errors=True)
+            (self._root / _DAMAGED).unlink(missing_ok=True)
         finally:
             self.close()
         (self._root / _LOCK).unlink(missing_ok=True)
@@ -283,6 +348,14 @@ class EdgeStore:
         check_dense(dense, dim=self.metadata.fingerprint.dim, ids=[point.id for point in points])
         self._chunks_per_patent = None
         batch = [e.point(point, vector) for point, vector in zip(points, dense.tolist(), strict=True)]
+        texts = [str(point.payload.get("text", "")) for point in points]
+        terms = sum(len(point.sparse.indices) for point in points if point.sparse)
+        _disk.ensure_free(
+            self._root,
+            needed=_disk.points_bytes(dim=dense.shape[1], texts=texts, terms=terms) + _disk.MARGIN,
+            location=self.location,
+            doing=f"write {len(points)} chunks",
+        )
         with e.edge_errors(self.location):
             self._engine.update(qe.UpdateOperation.upsert_points(batch))
 
@@ -309,6 +382,14 @@ class EdgeStore:
     def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
         """Merge segments and build HNSW/payload indexes; blocks (holding the GIL) until done."""
         report = progress or (lambda message: None)
+        # The optimizer writes the merged segments beside the old ones before it drops them: with 82 MB
+        # of segments (30,000 chunks) the disk held 93 MB more at the peak.
+        _disk.ensure_free(
+            self._root,
+            needed=_disk.used_bytes(self._root / _SHARD / "segments") * 5 // 4 + _disk.MARGIN,
+            location=self.location,
+            doing="optimize it (Edge writes its segments anew before dropping the old ones)",
+        )
         report("optimizing the Edge shard (HNSW and payload indexes)")
         started = time.perf_counter()
         with e.edge_errors(self.location):

@@ -12,6 +12,7 @@ an environment variable (or passed in) and never appears in a repr, a log line o
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -26,8 +27,15 @@ from pydantic import SecretStr
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-from patent_rag.errors import ConfigurationError, IndexExistsError, IndexNotFoundError, StoreError
+from patent_rag.errors import (
+    ConfigurationError,
+    IndexCorruptError,
+    IndexExistsError,
+    IndexNotFoundError,
+    StoreError,
+)
 from patent_rag.fingerprint import Fingerprint
+from patent_rag.stores import _disk
 from patent_rag.stores import _qdrant_convert as c
 from patent_rag.stores.base import (
     GROUP_FIELDS,
@@ -172,8 +180,10 @@ class QdrantStore:
     def _errors(self) -> Iterator[None]:
         # Local mode is plain Python over dicts and SQLite: the ingest writer thread and the main
         # thread must not interleave inside it. A server client is thread-safe and is not locked.
+        # Local mode reads and writes files itself: their OSErrors are about the folder, not a network.
         secret = self._api_key.get_secret_value() if self._api_key else None
-        with self._lock, c.client_errors(self.location, secret=secret, key_env=self._key_env):
+        files = _disk.os_errors(self.location) if self._path not in (None, ":memory:") else nullcontext()
+        with self._lock, c.client_errors(self.location, secret=secret, key_env=self._key_env), files:
             yield
 
     def _connect(self) -> QdrantClient:
@@ -189,7 +199,7 @@ class QdrantStore:
                     )
                 else:
                     # The ingest writer thread uses the client too; _errors() serializes the calls.
-                    self._client = QdrantClient(path=self._path, force_disable_check_same_thread=True)
+                    self._client = self._local_client()
                     logger.warning(
                         "%s: qdrant-client local mode searches exhaustively in Python and ignores HNSW, "
                         "quantization and payload indexes; use the default embedded index (a directory) "
@@ -197,6 +207,16 @@ class QdrantStore:
                         self.location,
                     )
         return self._client
+
+    def _local_client(self) -> QdrantClient:
+        try:
+            return QdrantClient(path=self._path, force_disable_check_same_thread=True)
+        except json.JSONDecodeError as error:  # local mode keeps every collection's config in meta.json
+            raise IndexCorruptError(
+                f"{self.location} is damaged: {os.path.join(str(self._path), 'meta.json')} is not valid JSON "
+                f"({error}); rebuild it: `patent-rag ingest FILES --index qdrant-local:NEW_DIR` into a new "
+                f"folder, or delete {self._path} and ingest again"
+            ) from error
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -225,6 +245,17 @@ class QdrantStore:
         """Create the collection, fingerprint in its metadata; refuse an existing one unless ``overwrite``."""
         client = self._connect()
         metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
+        # Our own values are built outside the translated block: a mistake in them is ours, not the client's.
+        server = self._url is not None
+        quantization = (
+            m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True))
+            if self._quantization and server
+            else None
+        )
+        dense = m.VectorParams(
+            size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=self._on_disk or None
+        )
+        sparse = m.SparseVectorParams(modifier=m.Modifier.IDF)
         with self._errors():
             if client.collection_exists(self._collection):
                 if not overwrite:
@@ -233,22 +264,10 @@ class QdrantStore:
                         "replace it"
                     )
                 client.delete_collection(self._collection)
-            server = self._url is not None
-            quantization = (
-                m.ScalarQuantization(
-                    scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True)
-                )
-                if self._quantization and server
-                else None
-            )
             client.create_collection(
                 self._collection,
-                vectors_config={
-                    DENSE_VECTOR: m.VectorParams(
-                        size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=self._on_disk or None
-                    )
-                },
-                sparse_vectors_config={SPARSE_VECTOR: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                vectors_config={DENSE_VECTOR: dense},
+                sparse_vectors_config={SPARSE_VECTOR: sparse},
                 quantization_config=quantization,
                 metadata={"patent_rag": metadata.to_dict()},
                 shard_number=self._cluster["shard_number"] if server else None,
@@ -280,6 +299,7 @@ class QdrantStore:
         metadata = IndexMetadata.from_dict(stored, location=self.location)
         if fingerprint is not None:
             fingerprint.ensure_matches(metadata.fingerprint, index_name=self.location)
+        self._check_vectors(config, dim=metadata.fingerprint.dim)
         self._metadata = metadata
         try:  # completes a creation that was interrupted; needs write access, which readers may lack
             with self._errors():
@@ -289,6 +309,26 @@ class QdrantStore:
                 "%s: could not create missing payload indexes (%s); filters still work", self.location, error
             )
         return self.describe()
+
+    def _check_vectors(self, config: Any, *, dim: int) -> None:
+        """Refuse a collection that lacks the named vectors the layout gives every patent_rag index."""
+        params = config.params
+        vectors = params.vectors if isinstance(params.vectors, dict) else {}
+        dense = vectors.get(DENSE_VECTOR)
+        problem = None
+        if dense is None:
+            problem = f"it has no {DENSE_VECTOR!r} dense vectors (it has {sorted(vectors) or 'none'})"
+        elif dense.size != dim:
+            problem = f"its {DENSE_VECTOR!r} vectors have {dense.size} dimensions, its metadata says {dim}"
+        elif SPARSE_VECTOR not in (params.sparse_vectors or {}):
+            problem = f"it has no {SPARSE_VECTOR!r} sparse (BM25) vectors"
+        if problem:
+            where = self.location.rpartition("#")[0]
+            raise IndexCorruptError(
+                f"{self.location} does not have the layout of a patent_rag index: {problem}; rebuild it: "
+                f"`patent-rag ingest FILES --index {where}#NEW_NAME` into a new collection, or delete this "
+                "one and ingest again"
+            )
 
     def describe(self) -> IndexInfo:
         metadata = self.metadata
