@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -37,7 +38,7 @@ from patent_rag._ingest_pipeline import run_pipeline
 from patent_rag.chunking import Chunker
 from patent_rag.documents import PatentDocument
 from patent_rag.encoder import Encoder
-from patent_rag.parsers import parse_files
+from patent_rag.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
 from patent_rag.parsers.base import ParseReport
 from patent_rag.parsers.tabular import CsvMapping
 from patent_rag.stores.base import IndexInfo, Store, open_or_create
@@ -115,6 +116,7 @@ def ingest(
     report: ParseReport | None = None,
     format: str = "auto",
     csv_mapping: CsvMapping | None = None,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> IngestSummary:
     """Parse files (any format :func:`~patent_rag.parsers.parse_files` reads) into ``store``.
 
@@ -130,13 +132,16 @@ def ingest(
     report = report if report is not None else ParseReport()
     files = [Path(path) for path in paths]
     # Checks every file and reads none; its own report, so nothing it notes is counted twice.
-    parse_files(files, format=format, csv_mapping=csv_mapping, report=ParseReport())
+    parse = functools.partial(
+        parse_files, format=format, csv_mapping=csv_mapping, max_document_bytes=max_document_bytes
+    )
+    parse(files, report=ParseReport())
     sizes = [path.stat().st_size for path in files]
     done = [0]
 
     def documents() -> Iterator[PatentDocument]:
         for path, size in zip(files, sizes, strict=True):
-            yield from parse_files([path], format=format, csv_mapping=csv_mapping, report=report)
+            yield from parse([path], report=report)
             done[0] += size
 
     return ingest_documents(

@@ -163,7 +163,7 @@ def retrieval_task(tasks: Mapping[str, TaskPrompts], *, where: Path) -> str:
             return preferred[0]
     choose = (
         "choose the task whose prompts encode documents and queries: document_task=NAME (Encoder, "
-        "PatentEmbedding), or register a ModelProfile for this model (patent_rag.register_profile) and "
+        "PatentEmbedding; CLI: --task NAME), or register a ModelProfile for this model (patent_rag.register_profile) and "
         "pass its name"
     )
     if retrieval:

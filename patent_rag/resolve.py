@@ -23,6 +23,7 @@ from pathlib import Path
 from patent_rag.encoder import Encoder, Precision
 from patent_rag.errors import UnknownModelError
 from patent_rag.fingerprint import Fingerprint
+from patent_rag.loading import read_model_prompts
 from patent_rag.models import ModelProfile, get_profile, list_profiles
 
 __all__ = ["encoder_for_index"]
@@ -40,6 +41,14 @@ def _document_task(profile: ModelProfile, document_prompt: str) -> str | None:
         if prompts.document == document_prompt:
             return name
     return None  # the model's own prompt table may have it; the fingerprint check will tell
+
+
+def _named_task(folder: Path, document_prompt: str) -> str | None:
+    """The one task of a folder's own prompt table, by its own name, whose document prompt is this."""
+    plain = "\0"  # plain query/document prompts have no task name of their own
+    tasks = read_model_prompts(folder, default_task=plain) if document_prompt else {}
+    named = [name for name, prompts in tasks.items() if name != plain and prompts.document == document_prompt]
+    return named[0] if len(named) == 1 else None
 
 
 def encoder_for_index(
@@ -65,9 +74,14 @@ def encoder_for_index(
         key: tuple[object, ...] = ("dir", str(Path(chosen).expanduser().resolve()))
 
         def build() -> Encoder:
-            # The folder's task table is known once it is read: match the index's document prompt then.
-            encoder = Encoder(directory, model_path=model_path, device=device, precision=precision)
-            task = _document_task(encoder.profile, fingerprint.document_prompt)
+            # A folder whose prompts define no retrieval task is refused without a task: name the one
+            # whose document prompt built the index. Otherwise match it once the folder's profile is read.
+            folder = Path(model_path if model_path is not None else directory).expanduser()
+            named = _named_task(folder, fingerprint.document_prompt)
+            encoder = Encoder(
+                directory, model_path=model_path, device=device, precision=precision, document_task=named
+            )
+            task = None if named else _document_task(encoder.profile, fingerprint.document_prompt)
             return encoder if task is None else encoder.with_document_task(task)
 
     else:

@@ -21,6 +21,7 @@ from patent_rag.documents import Claim, PatentDocument
 from patent_rag.errors import FingerprintMismatchError, ParseError
 from patent_rag.fingerprint import Fingerprint
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
+from patent_rag.parsers import ParseReport
 from patent_rag.stores import Store, StoredPoint, open_store
 from patent_rag.stores.base import GroupBy, IndexMetadata
 from patent_rag.stores.layout import ID_SCHEME, build_payload, point_id
@@ -301,3 +302,18 @@ def test_cli_functions(tmp_path: Path, minilm_encoder: Any) -> None:
     data = json.loads(out.file.getvalue())  # type: ignore[attr-defined]
     assert (data["patents"], data["backend"], data["fingerprint"]["dim"]) == (3, "edge", 384)
     assert info.patents == 3
+
+
+def test_ingest_refuses_an_oversized_record_and_keeps_the_others(
+    tmp_path: Path, encoder: CountingEncoder
+) -> None:
+    records = tmp_path / "records.jsonl"
+    huge = DOCS[1].model_copy(update={"abstract": "word " * 300_000}).model_dump_json()  # about 1.5 MiB
+    records.write_text("\n".join([DOCS[0].model_dump_json(), huge, DOCS[2].model_dump_json()]) + "\n")
+    store = open_store(str(tmp_path / "index"))
+    report = ParseReport()
+    summary = ingest([records], store=store, encoder=encoder, report=report, max_document_bytes=1 << 20)
+    store.close()
+    assert (summary.documents, summary.rejected) == (2, 1)
+    assert "1048576" in report.issues[0].reason or "1 MiB" in report.issues[0].reason
+    assert report.issues[0].line == 2

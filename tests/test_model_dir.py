@@ -291,7 +291,8 @@ def test_prompts_without_a_retrieval_task_are_refused(tiny_patentsberta_dir: Pat
         match=(
             r"tasks-only: the model's prompts define no retrieval task \(one named 'retrieval' or "
             r"'retrieval_\*'\); its tasks are \['classification', 'problem2solution'\]; choose the task "
-            r"whose prompts encode documents and queries: document_task=NAME \(Encoder, PatentEmbedding\)"
+            r"whose prompts encode documents and queries: document_task=NAME \(Encoder, PatentEmbedding; "
+            r"CLI: --task NAME\)"
         ),
     ):
         Encoder(str(folder), precision="fp32")
@@ -299,6 +300,49 @@ def test_prompts_without_a_retrieval_task_are_refused(tiny_patentsberta_dir: Pat
     encoder = Encoder(str(folder), precision="fp32", document_task="problem2solution")
     assert encoder.prompts() == TaskPrompts(query="encode problem: ", document="encode solution: ")
     assert_encodes_with(encoder, folder, encoder.prompts())
+
+
+def test_cli_task_chooses_the_prompts_of_a_folder_without_a_retrieval_task(
+    tiny_patentsberta_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    import patent_rag.cli.commands  # noqa: F401  (registers the commands)
+    from patent_rag.cli import app
+
+    prompts = {
+        "problem2solution": {"q_text": "encode problem: ", "pos_text": "encode solution: "},
+        "classification": {"q_text": "classify: ", "pos_text": "classify: "},
+    }
+    folder = model_folder(tiny_patentsberta_dir, tmp_path / "tasks-only", prompts=prompts)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["embed", QUERY, "--model", str(folder)])
+    assert refused.exit_code == 1 and "CLI: --task NAME" in refused.output
+    for flags, prompt in (([], "encode problem: "), (["--document"], "encode solution: ")):
+        result = runner.invoke(
+            app, ["embed", QUERY, "--model", str(folder), "--task", "problem2solution", "--json", *flags]
+        )
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["prompt"] == prompt
+        expected = reference(folder, [QUERY], prompt, precision=summary["precision"])[0][:8]
+        np.testing.assert_allclose(summary["head"], expected, atol=2e-6)
+
+    records = tmp_path / "records.jsonl"
+    records.write_text(
+        json.dumps({"publication_number": "US1000001B2", "title": "Hinge", "abstract": DOCS[0]}) + "\n"
+    )
+    index = str(tmp_path / "idx")
+    ingest_args = ["ingest", str(records), "--index", index, "--model", str(folder)]
+    assert runner.invoke(app, ingest_args).exit_code == 1
+    built = runner.invoke(app, [*ingest_args, "--task", "problem2solution"])
+    assert built.exit_code == 0, built.output
+    info = json.loads(runner.invoke(app, ["info", "--index", index, "--json"]).stdout)
+    assert info["fingerprint"]["document_prompt"] == "encode solution: "
+    # Search finds the task from the index's document prompt: no --task needed.
+    found = runner.invoke(app, ["search", "foldable hinge", "--index", index, "--json"])
+    assert found.exit_code == 0, found.output
+    assert [hit["publication_number"] for hit in json.loads(found.stdout)["hits"]] == ["US1000001B2"]
 
 
 def test_several_retrieval_tasks_without_a_preferred_one_are_refused(

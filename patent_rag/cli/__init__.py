@@ -193,7 +193,7 @@ def embed(
 
     from patent_rag.encoder import Encoder
 
-    encoder = Encoder(model, model_path=model_path, document_task=task if document else None)
+    encoder = Encoder(model, model_path=model_path, document_task=task)
     if document:
         vector, prompt = encoder.encode_documents([text])[0], encoder.document_prompt
     else:

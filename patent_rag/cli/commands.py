@@ -136,7 +136,12 @@ def ingest(
     index: IndexOption,
     model: IndexModelOption = None,
     model_path: ModelPathOption = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="Task whose document prompt the index is built with (default: the model's)."),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
+    max_document_mb: MaxDocumentMbOption = 256,
     api_key_env: ApiKeyEnvOption = None,
 ) -> None:
     """Parse, chunk, embed and write patents into an index; re-running skips what is unchanged."""
@@ -148,7 +153,9 @@ def ingest(
         console=err,
         model=model,
         model_path=model_path,
+        task=task,
         batch_size=batch_size,
+        max_document_bytes=max_document_mb << 20,
         api_key_env=api_key_env,
     )
 

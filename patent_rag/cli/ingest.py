@@ -23,7 +23,7 @@ from patent_rag.cli.parse import print_summary
 from patent_rag.encoder import Encoder, Precision
 from patent_rag.ingest import IngestProgress, IngestSummary, ingest
 from patent_rag.parsers import parse_files
-from patent_rag.parsers.base import ParseReport
+from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.stores import IndexInfo, open_store
 
 __all__ = ["RichProgress", "print_info", "run_info", "run_ingest"]
@@ -90,7 +90,9 @@ def run_ingest(
     console: Console,
     model: str | None = None,
     model_path: str | os.PathLike[str] | None = None,
+    task: str | None = None,
     batch_size: int = 32,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     api_key_env: str | None = None,
     device: str = "auto",
     precision: Precision = "auto",
@@ -100,7 +102,8 @@ def run_ingest(
     """Ingest ``files`` into the index at ``index`` and print a summary.
 
     ``model`` defaults to the model the index was built with, or ``all-minilm-l6-v2`` for a new
-    index (an ``encoder`` already loaded is used as is). The files are checked and an existing index
+    index (an ``encoder`` already loaded is used as is); ``task`` picks the task whose document
+    prompt the index is built with (default: the model's). The files are checked and an existing index
     is opened (and so locked) before the model loads: a missing file or a busy index fails at once.
     The progress bar is drawn when ``console`` is a terminal (pass ``progress`` to override). The
     summary counts what was written, unchanged, rejected (with each reason and where) and repeated.
@@ -108,7 +111,7 @@ def run_ingest(
     Example:
         >>> run_ingest(["grants.xml"], index="my-index", console=Console(stderr=True))  # doctest: +SKIP
     """
-    parse_files(files, report=ParseReport())  # checks every file, reads none
+    parse_files(files, report=ParseReport(), max_document_bytes=max_document_bytes)  # checks, reads none
     store = open_store(index, api_key_env=api_key_env)
     report = ParseReport()
     try:
@@ -118,11 +121,23 @@ def run_ingest(
             if model is None:
                 model = stored.fingerprint.model_id if stored is not None else DEFAULT_MODEL
             encoder = Encoder(
-                model, model_path=model_path, device=device, precision=precision, batch_size=batch_size
+                model,
+                model_path=model_path,
+                device=device,
+                precision=precision,
+                document_task=task,
+                batch_size=batch_size,
             )
         if progress is None and console.is_terminal:
             progress = RichProgress(console)
-        summary = ingest(files, store=store, encoder=encoder, progress=progress, report=report)
+        summary = ingest(
+            files,
+            store=store,
+            encoder=encoder,
+            progress=progress,
+            report=report,
+            max_document_bytes=max_document_bytes,
+        )
     finally:
         store.close()
     _print_summary(summary, report, console)
