@@ -62,7 +62,7 @@ def build_patembed_small(target: Path, seed: int) -> Path:
 
 def patent_texts(count: int, tokenizer, seed: int) -> list[str]:  # type: ignore[no-untyped-def]
     """Real patent sentences packed to lengths drawn from 16..512 tokens (skewed to short, like chunks)."""
-    from patent_rag.parsers import parse_files
+    from patent_rag.documents.parsers import parse_files
 
     pieces: list[str] = []
     for doc in parse_files(sorted(FIXTURES.glob("*.xml")) + sorted(FIXTURES.glob("*.XML"))):
@@ -102,8 +102,8 @@ def main() -> None:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from transformers import AutoTokenizer
 
-    from patent_rag.encoder import Encoder
-    from patent_rag.models import ModelProfile, get_profile
+    from patent_rag.encoding.encoder import Encoder
+    from patent_rag.encoding.models import ModelProfile, get_profile
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_patembed_small(Path(tmp), args.seed)

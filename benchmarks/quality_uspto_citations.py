@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from patent_rag.documents import PatentDocument  # noqa: E402
-from patent_rag.encoder import Encoder  # noqa: E402
-from patent_rag.evaluation import evaluate  # noqa: E402
+from patent_rag.documents.parsers import parse_files  # noqa: E402
+from patent_rag.documents.parsers.base import ParseReport  # noqa: E402
+from patent_rag.encoding.encoder import Encoder  # noqa: E402
 from patent_rag.ingest import ingest_documents  # noqa: E402
-from patent_rag.parsers import parse_files  # noqa: E402
-from patent_rag.parsers.base import ParseReport  # noqa: E402
-from patent_rag.retriever import PriorArtRetriever  # noqa: E402
+from patent_rag.llama_index.retriever import PriorArtRetriever  # noqa: E402
+from patent_rag.search.evaluation import evaluate  # noqa: E402
 from patent_rag.stores import open_store  # noqa: E402
 
 SOURCES = (ROOT / "tests" / "fixtures" / "uspto", ROOT / "patent_rag" / "data")

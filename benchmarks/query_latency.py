@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from patent_rag.chunking import Chunk  # noqa: E402
 from patent_rag.documents import Claim, PatentDocument  # noqa: E402
-from patent_rag.fingerprint import Fingerprint  # noqa: E402
-from patent_rag.hits import hit_from_hits  # noqa: E402
+from patent_rag.documents.chunking import Chunk  # noqa: E402
+from patent_rag.encoding.fingerprint import Fingerprint  # noqa: E402
+from patent_rag.search.hits import hit_from_hits  # noqa: E402
 from patent_rag.stores import EdgeStore, QdrantStore  # noqa: E402
 from patent_rag.stores.base import Store, StoredPoint  # noqa: E402
 from patent_rag.stores.filters import DateRange, SearchFilter  # noqa: E402

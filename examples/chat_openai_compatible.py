@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from patent_rag.encoding.resolve import encoder_for_index
 from patent_rag.ingest import ingest_documents
-from patent_rag.llm import OpenAICompatibleLLM
-from patent_rag.qa import PatentChatEngine
-from patent_rag.resolve import encoder_for_index
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.llm import OpenAICompatibleLLM
+from patent_rag.llama_index.qa import PatentChatEngine
+from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
 from patent_rag.stores import open_store
 
@@ -50,7 +50,7 @@ def main() -> None:
             store.open()
             encoder = encoder_for_index(store.metadata.fingerprint)
         else:
-            from patent_rag.encoder import Encoder
+            from patent_rag.encoding.encoder import Encoder
 
             encoder = Encoder("all-minilm-l6-v2")
             ingest_documents(sample_documents(), store=store, encoder=encoder)

@@ -23,11 +23,11 @@ from pathlib import Path
 from llama_index.core.llms import LLM, MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.ingest import ingest_documents
-from patent_rag.llm import OpenAICompatibleLLM
-from patent_rag.qa import PatentQueryEngine
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.llm import OpenAICompatibleLLM
+from patent_rag.llama_index.qa import PatentQueryEngine
+from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
 from patent_rag.stores import open_store
 

@@ -14,9 +14,9 @@ import argparse
 import os
 import sys
 
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.ingest import ingest_documents
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
 from patent_rag.stores import open_store
 

@@ -16,9 +16,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.ingest import ingest_documents
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
 from patent_rag.stores import SearchFilter, open_store
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from patent_rag.chunking import Chunk, Chunker
-from patent_rag.documents import (
+from patent_rag.documents.chunking import Chunk, Chunker
+from patent_rag.documents.parsers import ParseReport, parse_files
+from patent_rag.documents.record import (
     Claim,
     Paragraph,
     PatentDocument,
     normalize_classification,
     normalize_publication_number,
 )
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
+from patent_rag.encoding.fingerprint import Fingerprint
+from patent_rag.encoding.models import ModelProfile, TaskPrompts, get_profile, list_profiles, register_profile
 from patent_rag.errors import (
     ConfigurationError,
     EncodingError,
@@ -33,18 +36,15 @@ from patent_rag.errors import (
     PatentRagError,
     StoreError,
 )
-from patent_rag.fingerprint import Fingerprint
-from patent_rag.models import ModelProfile, TaskPrompts, get_profile, list_profiles, register_profile
-from patent_rag.parsers import ParseReport, parse_files
 
 if TYPE_CHECKING:
-    from patent_rag.boosts import MetadataBoosts
-    from patent_rag.embedding import PatentEmbedding
-    from patent_rag.hits import Evidence, PatentHit
     from patent_rag.ingest import IngestSummary, ingest, ingest_documents
-    from patent_rag.llm import OpenAICompatibleLLM
-    from patent_rag.qa import PatentAnswer, PatentChatEngine, PatentQueryEngine
-    from patent_rag.retriever import PriorArtRetriever
+    from patent_rag.llama_index.embedding import PatentEmbedding
+    from patent_rag.llama_index.llm import OpenAICompatibleLLM
+    from patent_rag.llama_index.qa import PatentAnswer, PatentChatEngine, PatentQueryEngine
+    from patent_rag.llama_index.retriever import PriorArtRetriever
+    from patent_rag.search.boosts import MetadataBoosts
+    from patent_rag.search.hits import Evidence, PatentHit
     from patent_rag.stores import DateRange, SearchFilter, Store, open_store
 
 __all__ = [
@@ -94,15 +94,15 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
-    "MetadataBoosts": "patent_rag.boosts",
-    "PatentEmbedding": "patent_rag.embedding",
-    "Evidence": "patent_rag.hits",
-    "PatentHit": "patent_rag.hits",
-    "OpenAICompatibleLLM": "patent_rag.llm",
-    "PatentAnswer": "patent_rag.qa",
-    "PatentChatEngine": "patent_rag.qa",
-    "PatentQueryEngine": "patent_rag.qa",
-    "PriorArtRetriever": "patent_rag.retriever",
+    "MetadataBoosts": "patent_rag.search.boosts",
+    "PatentEmbedding": "patent_rag.llama_index.embedding",
+    "Evidence": "patent_rag.search.hits",
+    "PatentHit": "patent_rag.search.hits",
+    "OpenAICompatibleLLM": "patent_rag.llama_index.llm",
+    "PatentAnswer": "patent_rag.llama_index.qa",
+    "PatentChatEngine": "patent_rag.llama_index.qa",
+    "PatentQueryEngine": "patent_rag.llama_index.qa",
+    "PriorArtRetriever": "patent_rag.llama_index.retriever",
     "DateRange": "patent_rag.stores",
     "IngestSummary": "patent_rag.ingest",
     "ingest": "patent_rag.ingest",

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patent_rag.chunking import Chunker
-from patent_rag.documents import PatentDocument
+from patent_rag.documents.chunking import Chunker
+from patent_rag.documents.record import PatentDocument
 from patent_rag.stores.base import Store, StoredPoint, check_dense
 from patent_rag.stores.layout import build_payload, point_id
 
 if TYPE_CHECKING:
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
     from patent_rag.ingest import IngestProgress
 
 __all__ = ["Counts", "run_pipeline"]

@@ -16,7 +16,7 @@ when it returns (Edge's write-ahead log, ``wait=True`` on qdrant-client). The in
 with exactly the documents of the input, whatever the point of interruption.
 
 Example:
-    >>> from patent_rag.encoder import Encoder
+    >>> from patent_rag.encoding.encoder import Encoder
     >>> from patent_rag.stores import open_store
     >>> summary = ingest(["patents.jsonl"], store=open_store("my-index"), encoder=Encoder())  # doctest: +SKIP
     >>> summary.chunks_written  # doctest: +SKIP
@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from patent_rag._ingest_pipeline import run_pipeline
-from patent_rag.chunking import Chunker
-from patent_rag.documents import PatentDocument
-from patent_rag.encoder import Encoder
-from patent_rag.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
-from patent_rag.parsers.base import ParseReport
-from patent_rag.parsers.tabular import CsvMapping
+from patent_rag.documents.chunking import Chunker
+from patent_rag.documents.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
+from patent_rag.documents.parsers.base import ParseReport
+from patent_rag.documents.parsers.tabular import CsvMapping
+from patent_rag.documents.record import PatentDocument
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.stores.base import IndexInfo, Store, open_or_create
 
 __all__ = ["IngestProgress", "IngestSummary", "NullProgress", "ingest", "ingest_documents"]
@@ -118,7 +118,7 @@ def ingest(
     csv_mapping: CsvMapping | None = None,
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> IngestSummary:
-    """Parse files (any format :func:`~patent_rag.parsers.parse_files` reads) into ``store``.
+    """Parse files (any format :func:`~patent_rag.documents.parsers.parse_files` reads) into ``store``.
 
     The files are checked first (they exist, their format is known), then the store is opened
     (created if missing) and its fingerprint compared with the encoder's: a mismatch is refused

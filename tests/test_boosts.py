@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from patent_rag.boosts import MetadataBoosts, apply_boosts
 from patent_rag.errors import ConfigurationError
-from patent_rag.hits import Evidence, PatentHit
-from patent_rag.query import PatentQuery, QueryText
+from patent_rag.search.boosts import MetadataBoosts, apply_boosts
+from patent_rag.search.hits import Evidence, PatentHit
+from patent_rag.search.query import PatentQuery, QueryText
 
 QUERY = PatentQuery(
     publication_number="US9000000B2",

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import BertTokenizer
 
-from patent_rag.chunking import Chunk, Chunker
 from patent_rag.documents import Claim, Paragraph, PatentDocument, Translation
+from patent_rag.documents.chunking import Chunk, Chunker
 from patent_rag.errors import ConfigurationError
 
 Counter = Callable[[str], int]

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from patent_rag.chunking import Chunker
 from patent_rag.documents import Claim, PatentDocument
+from patent_rag.documents.chunking import Chunker
 from patent_rag.stores import open_store
 from patent_rag.stores.layout import build_payload, point_id
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent(
     """
     import sys
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
     from patent_rag.ingest import ingest
     from patent_rag.stores import open_store
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
 
-from patent_rag.embedding import PatentEmbedding
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.errors import UnknownTaskError
+from patent_rag.llama_index.embedding import PatentEmbedding
 from tests.test_encoder import patembed_profile
 
 PATENTS = [

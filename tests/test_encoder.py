@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
+from patent_rag.encoding.models import ModelProfile, TaskPrompts, get_profile
 from patent_rag.errors import ConfigurationError, EncodingError, PromptMissingError, UnknownTaskError
-from patent_rag.models import ModelProfile, TaskPrompts, get_profile
 
 TEXTS = [
     "A wireless device adjusts its transmit power using channel state feedback.",
@@ -193,7 +193,7 @@ def test_truncation_is_counted_and_logged(patembed: Encoder, caplog: pytest.LogC
     fits = " ".join(["power"] * budget)
     too_long = fits + " power power"
     assert patembed.count_tokens(fits) == budget
-    with caplog.at_level(logging.WARNING, logger="patent_rag.encoder"):
+    with caplog.at_level(logging.WARNING, logger="patent_rag.encoding.encoder"):
         patembed.encode_documents([fits])
         assert patembed.truncated_inputs == before
         patembed.encode_documents([fits, too_long])

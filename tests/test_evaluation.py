@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from patent_rag.boosts import MetadataBoosts
 from patent_rag.cli.evaluate import run_eval
 from patent_rag.documents import PatentDocument
 from patent_rag.errors import ConfigurationError, ParseError
-from patent_rag.evaluation import evaluate, load_qrels, load_queries, score_run
 from patent_rag.ingest import ingest_documents
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
+from patent_rag.search.boosts import MetadataBoosts
+from patent_rag.search.evaluation import evaluate, load_qrels, load_queries, score_run
 from patent_rag.stores import open_store
 
 # Hand-checked run. trec_eval's nDCG uses gain = relevance and discount log2(rank + 1):
@@ -315,7 +315,7 @@ def test_without_kind_codes_publications_merge_best_rank_and_highest_judgment() 
 def test_score_run_ignores_kind_codes_when_only_that_matches_the_run(caplog) -> None:  # type: ignore[no-untyped-def]
     qrels = {"q1": {"US5000002": 1}, "q2": {"US5000004": 1}}
     run = {"q1": ["US5000001B1", "US5000002A"], "q2": ["US5000004B2"]}
-    with caplog.at_level("WARNING", logger="patent_rag.evaluation"):
+    with caplog.at_level("WARNING", logger="patent_rag.search.evaluation"):
         result = score_run(run, qrels, measures=["mrr"])
     assert result.metrics["mrr"] == 0.75
     assert result.matching is not None
@@ -343,7 +343,7 @@ def test_eval_with_qrels_without_kind_codes_compares_without_them_and_says_so(  
 ) -> None:
     screen = Console(file=io.StringIO(), width=200, color_system=None)
     common = {"index": index, "qrels": kindless_qrels, "mode": "bm25", "cutoff": "none", "top_k": 20}
-    with caplog.at_level("WARNING", logger="patent_rag.evaluation"):
+    with caplog.at_level("WARNING", logger="patent_rag.search.evaluation"):
         result = run_eval(**common, as_json=True, console=screen)  # type: ignore[arg-type]
     data = json.loads(capsys.readouterr().out)
     assert data["recall@100"] == 1.0 and data["queries"] == 1

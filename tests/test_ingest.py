@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from patent_rag.chunking import Chunker
 from patent_rag.cli.ingest import run_info, run_ingest
 from patent_rag.documents import Claim, PatentDocument
+from patent_rag.documents.chunking import Chunker
+from patent_rag.documents.parsers import ParseReport
+from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.errors import FingerprintMismatchError, ParseError
-from patent_rag.fingerprint import Fingerprint
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
-from patent_rag.parsers import ParseReport
 from patent_rag.stores import Store, StoredPoint, open_store
 from patent_rag.stores.base import GroupBy, IndexMetadata
 from patent_rag.stores.layout import ID_SCHEME, build_payload, point_id
@@ -267,7 +267,7 @@ def test_llama_index_reads_our_collection(tmp_path: Path, minilm_encoder: Any, w
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
 
-    from patent_rag.embedding import PatentEmbedding
+    from patent_rag.llama_index.embedding import PatentEmbedding
 
     location = "qdrant-local::memory:" if where == "memory" else f"qdrant-local:{tmp_path / 'local'}"
     store = open_store(location)

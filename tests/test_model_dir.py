@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from patent_rag.embedding import PatentEmbedding
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
+from patent_rag.encoding.model_dir import retrieval_task
+from patent_rag.encoding.models import TaskPrompts
 from patent_rag.errors import UnknownTaskError
-from patent_rag.model_dir import retrieval_task
-from patent_rag.models import TaskPrompts
+from patent_rag.llama_index.embedding import PatentEmbedding
 from tests.conftest import PATEMBED_PROMPTS
 
 QUERY = "foldable display hinge with a torsion spring"
@@ -200,7 +200,7 @@ def test_the_fixture_folder_itself_is_encoded_with_its_prompts(tiny_patembed_dir
 
 
 def test_a_folder_is_loaded_once(tiny_patembed_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import patent_rag.encoder as encoder_module
+    import patent_rag.encoding.encoder as encoder_module
 
     loads: list[Path] = []
     real_load = encoder_module._load

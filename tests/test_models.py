@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from patent_rag.encoding.loading import resolve_model_dir
+from patent_rag.encoding.models import ModelProfile, TaskPrompts, get_profile, list_profiles, register_profile
 from patent_rag.errors import ConfigurationError, ModelUnavailableError, UnknownModelError
-from patent_rag.loading import resolve_model_dir
-from patent_rag.models import ModelProfile, TaskPrompts, get_profile, list_profiles, register_profile
 
 PATEMBED_DIMS = {
     "large": 1024,

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patent_rag.documents import PatentDocument
-from patent_rag.parsers import parse_files
-from patent_rag.parsers.base import ParseReport
-from patent_rag.parsers.claims import claim_references, split_numbered_claims, strip_claim_number
-from patent_rag.parsers.docdb import parse_docdb
-from patent_rag.parsers.epo import parse_epo
+from patent_rag.documents.parsers import parse_files
+from patent_rag.documents.parsers.base import ParseReport
+from patent_rag.documents.parsers.claims import claim_references, split_numbered_claims, strip_claim_number
+from patent_rag.documents.parsers.docdb import parse_docdb
+from patent_rag.documents.parsers.epo import parse_epo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "epo"
 DOCDB = FIXTURES / "docdb"

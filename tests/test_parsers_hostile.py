@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from patent_rag.documents.parsers import ParseReport, parse_files
+from patent_rag.documents.parsers._xml import parse_document, text_of
+from patent_rag.documents.parsers.uspto import parse_uspto
 from patent_rag.errors import ParseError, UnsafeXMLError
-from patent_rag.parsers import ParseReport, parse_files
-from patent_rag.parsers._xml import parse_document, text_of
-from patent_rag.parsers.uspto import parse_uspto
 
 FIXTURES = Path(__file__).parent / "fixtures" / "uspto"
 GOOD = (FIXTURES / "ipg120327.two.xml").read_bytes()  # two design grants, 257 + 1 lines before the 2nd

@@ -27,10 +27,10 @@ import patent_rag.cli.commands  # noqa: F401  (registers the commands)
 from patent_rag.cli import app
 from patent_rag.cli.parse import run_parse
 from patent_rag.documents import PatentDocument
+from patent_rag.documents.parsers import ParseReport, detect_format, parse_files
+from patent_rag.documents.parsers.docdb import parse_docdb
+from patent_rag.documents.parsers.tabular import CsvMapping, parse_csv, parse_jsonl
 from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatError
-from patent_rag.parsers import ParseReport, detect_format, parse_files
-from patent_rag.parsers.docdb import parse_docdb
-from patent_rag.parsers.tabular import CsvMapping, parse_csv, parse_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TWO_GRANTS = (FIXTURES / "uspto" / "ipg120327.two.xml").read_bytes()  # USD656308S1, USD656309S1

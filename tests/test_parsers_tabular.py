@@ -16,9 +16,9 @@ from rich.console import Console
 
 from patent_rag.cli.parse import run_parse
 from patent_rag.documents import Claim, Paragraph, PatentDocument, SourceLocation, Translation
+from patent_rag.documents.parsers.base import ParseReport
+from patent_rag.documents.parsers.tabular import CsvMapping, parse_csv, parse_jsonl, write_jsonl
 from patent_rag.errors import ConfigurationError
-from patent_rag.parsers.base import ParseReport
-from patent_rag.parsers.tabular import CsvMapping, parse_csv, parse_jsonl, write_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SBERTA = FIXTURES / "tabular" / "patentsberta_claims_cpc_10.csv"

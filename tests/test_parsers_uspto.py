@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patent_rag.documents import PatentDocument, normalize_publication_number, normalize_uspc
+from patent_rag.documents.parsers import FORMATS, ParseReport, detect_format, parse_files
+from patent_rag.documents.parsers.uspto import parse_uspto
 from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatError
-from patent_rag.parsers import FORMATS, ParseReport, detect_format, parse_files
-from patent_rag.parsers.uspto import parse_uspto
 
 FIXTURES = Path(__file__).parent / "fixtures" / "uspto"
 

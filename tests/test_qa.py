@@ -27,9 +27,8 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from patent_rag.errors import ConfigurationError, LLMError
-from patent_rag.hits import Evidence, PatentHit
-from patent_rag.llm import OpenAICompatibleLLM, chat_completions_url
-from patent_rag.qa import (
+from patent_rag.llama_index.llm import OpenAICompatibleLLM, chat_completions_url
+from patent_rag.llama_index.qa import (
     SYSTEM_PROMPT,
     PatentChatEngine,
     PatentQueryEngine,
@@ -37,7 +36,8 @@ from patent_rag.qa import (
     check_citations,
     render_patent,
 )
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
+from patent_rag.search.hits import Evidence, PatentHit
 from patent_rag.stores import EdgeStore
 from tests.test_retriever import build_points, record
 

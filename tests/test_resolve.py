@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from patent_rag.encoder import Encoder
+from patent_rag.encoding.encoder import Encoder
+from patent_rag.encoding.fingerprint import Fingerprint
+from patent_rag.encoding.resolve import encoder_for_index
 from patent_rag.errors import UnknownModelError
-from patent_rag.fingerprint import Fingerprint
-from patent_rag.resolve import encoder_for_index
 from tests.conftest import PATEMBED_PROMPTS
 
 MINILM_INDEX = Fingerprint(

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from llama_index.core.schema import NodeWithScore
 
-from patent_rag.boosts import MetadataBoosts
-from patent_rag.chunking import Chunker
 from patent_rag.documents import Claim, PatentDocument
+from patent_rag.documents.chunking import Chunker
 from patent_rag.errors import ConfigurationError, FingerprintMismatchError
-from patent_rag.hits import PatentHit
-from patent_rag.query import cutoff_filter, merge_filters
-from patent_rag.ranking import fuse_rankings
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents as packaged_sample
+from patent_rag.search.boosts import MetadataBoosts
+from patent_rag.search.hits import PatentHit
+from patent_rag.search.query import cutoff_filter, merge_filters
+from patent_rag.search.ranking import fuse_rankings
 from patent_rag.stores import EdgeStore, SearchFilter, open_store
 from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint, group_hits, payload_key
 from patent_rag.stores.layout import build_payload, point_id
@@ -298,7 +298,7 @@ def test_bm25_needs_no_encoder_and_dense_does(sample_store) -> None:  # type: ig
 
 
 def test_a_different_model_is_refused_naming_both(sample_store, tiny_patembed_dir) -> None:  # type: ignore[no-untyped-def]
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
 
     other = Encoder(str(tiny_patembed_dir), precision="fp32")
     with pytest.raises(
@@ -311,7 +311,7 @@ def test_a_different_model_is_refused_naming_both(sample_store, tiny_patembed_di
 def test_a_different_model_is_refused_when_opening_a_location(
     sample_points, minilm_encoder, tiny_patembed_dir, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
 
     make_store("edge", tmp_path, sample_points, minilm_encoder).close()
     other = Encoder(str(tiny_patembed_dir), precision="fp32")

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from patent_rag.chunking import Chunker
 from patent_rag.documents import Claim, PatentDocument
+from patent_rag.documents.chunking import Chunker
 from patent_rag.errors import StoreError
 from patent_rag.ingest import ingest
 from patent_rag.stores import EdgeStore, _disk, open_store

@@ -26,8 +26,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import patent_rag.stores as stores_pkg
-from patent_rag.chunking import Chunk
 from patent_rag.documents import Claim, PatentDocument
+from patent_rag.documents.chunking import Chunk
+from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -38,7 +39,6 @@ from patent_rag.errors import (
     InvalidVectorError,
     StoreError,
 )
-from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores import DateRange, EdgeStore, SearchFilter, Store, StoredPoint, open_store
 from patent_rag.stores.base import payload_key
 from patent_rag.stores.layout import (
@@ -621,7 +621,7 @@ def test_second_store_in_the_same_process_is_refused(tmp_path: Path) -> None:
 def test_crashed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     code = (
         "import os, signal, sys\nfrom patent_rag.stores import open_store\n"
-        "from patent_rag.fingerprint import Fingerprint\n"
+        "from patent_rag.encoding.fingerprint import Fingerprint\n"
         f"s = open_store(sys.argv[1]); s.create(fingerprint=Fingerprint(**{FP.as_dict()!r}))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

@@ -150,7 +150,7 @@ def _setup(
 @friendly_errors
 def models(as_json: JsonOption = False) -> None:
     """List the model profiles patent_rag knows (name, dim, pooling, tasks)."""
-    from patent_rag.models import list_profiles
+    from patent_rag.encoding.models import list_profiles
 
     profiles = list_profiles()
     if as_json:
@@ -191,7 +191,7 @@ def embed(
     """Embed one text and print a summary of the vector and the prompt actually used."""
     import numpy as np
 
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
 
     encoder = Encoder(model, model_path=model_path, document_task=task)
     if document:

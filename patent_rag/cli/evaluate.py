@@ -17,7 +17,13 @@ from rich.table import Table
 from patent_rag.cli import print_json, safe_text
 from patent_rag.cli.search import open_retriever
 from patent_rag.errors import ConfigurationError
-from patent_rag.evaluation import DEFAULT_MEASURES, EvaluationResult, evaluate, load_qrels, load_queries
+from patent_rag.search.evaluation import (
+    DEFAULT_MEASURES,
+    EvaluationResult,
+    evaluate,
+    load_qrels,
+    load_queries,
+)
 from patent_rag.stores.base import SearchMode
 
 __all__ = ["result_table", "run_eval"]

@@ -20,10 +20,10 @@ from rich.text import Text
 
 from patent_rag.cli import safe_text, terminal_safe
 from patent_rag.cli.parse import print_summary
-from patent_rag.encoder import Encoder, Precision
+from patent_rag.documents.parsers import parse_files
+from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
+from patent_rag.encoding.encoder import Encoder, Precision
 from patent_rag.ingest import IngestProgress, IngestSummary, ingest
-from patent_rag.parsers import parse_files
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.stores import IndexInfo, open_store
 
 __all__ = ["RichProgress", "print_info", "run_info", "run_ingest"]

@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from patent_rag.documents.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
+from patent_rag.documents.parsers.base import ParseIssue, ParseReport
+from patent_rag.documents.parsers.tabular import CsvMapping, write_jsonl
 from patent_rag.errors import ConfigurationError
-from patent_rag.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
-from patent_rag.parsers.base import ParseIssue, ParseReport
-from patent_rag.parsers.tabular import CsvMapping, write_jsonl
 
 __all__ = ["print_summary", "run_parse"]
 

@@ -19,12 +19,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from patent_rag.boosts import MetadataBoosts
 from patent_rag.cli import print_json, safe_text, terminal_safe
 from patent_rag.errors import ConfigurationError
-from patent_rag.hits import PatentHit
-from patent_rag.query import CutoffField, merge_filters
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.llama_index.retriever import PriorArtRetriever
+from patent_rag.search.boosts import MetadataBoosts
+from patent_rag.search.hits import PatentHit
+from patent_rag.search.query import CutoffField, merge_filters
 from patent_rag.stores import open_store
 from patent_rag.stores.base import SearchMode, Store
 from patent_rag.stores.filters import DateRange, SearchFilter
@@ -169,7 +169,7 @@ def open_retriever(
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
 ) -> Iterator[PriorArtRetriever]:
-    from patent_rag.resolve import encoder_for_index
+    from patent_rag.encoding.resolve import encoder_for_index
 
     if cutoff not in _CUTOFFS:
         raise ConfigurationError(f"--cutoff must be one of {', '.join(_CUTOFFS)}, got {cutoff!r}")
@@ -259,7 +259,7 @@ def run_prior_art(
 ) -> list[PatentHit]:
     """Prior art for a patent in the index: its claims and abstract as queries, itself and its family
     excluded, candidates dated (``cutoff``: priority | filing | publication | none) strictly before its
-    earliest priority date (or ``before``), rescored by :class:`~patent_rag.boosts.MetadataBoosts`
+    earliest priority date (or ``before``), rescored by :class:`~patent_rag.search.boosts.MetadataBoosts`
     unless ``boost`` is false.
 
     Example:
@@ -330,15 +330,15 @@ def run_ask(
 ) -> Any:
     """Answer a question from the index's patents with an OpenAI-compatible LLM, citing them.
 
-    Returns the :class:`~patent_rag.qa.PatentAnswer`; citations that do not resolve to a retrieved
+    Returns the :class:`~patent_rag.llama_index.qa.PatentAnswer`; citations that do not resolve to a retrieved
     patent are removed from the answer and listed.
 
     Example:
         >>> run_ask("Which patents describe a CMOS VCO?", index="my-index", llm_url="http://localhost:11434/v1",
         ...         llm_model="llama3.1", console=Console())  # doctest: +SKIP
     """
-    from patent_rag.llm import OpenAICompatibleLLM
-    from patent_rag.qa import PatentQueryEngine
+    from patent_rag.llama_index.llm import OpenAICompatibleLLM
+    from patent_rag.llama_index.qa import PatentQueryEngine
 
     llm = OpenAICompatibleLLM(base_url=llm_url, model=llm_model, api_key_env=llm_api_key_env)
     try:
@@ -377,7 +377,7 @@ def run_demo(
     The demo indexes titles, abstracts and independent claims (not descriptions) so it runs in
     seconds on a laptop CPU; ``patent-rag ingest`` indexes everything.
     """
-    from patent_rag.encoder import Encoder
+    from patent_rag.encoding.encoder import Encoder
     from patent_rag.ingest import ingest_documents
     from patent_rag.sample import sample_documents, sample_files
 

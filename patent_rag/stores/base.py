@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.errors import InvalidVectorError, StoreError
-from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores.filters import SearchFilter
 from patent_rag.stores.layout import ID_SCHEME, LAYOUT_VERSION
 from patent_rag.stores.sparse import Bm25Encoder, SparseTerms

@@ -63,8 +63,8 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.errors import IndexCorruptError, IndexExistsError, IndexNotFoundError, StoreError
-from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores import _disk
 from patent_rag.stores import _edge_check as check
 from patent_rag.stores import _edge_convert as e

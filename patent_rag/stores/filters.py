@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
-from patent_rag.documents import normalize_classification, normalize_publication_number, normalize_uspc
+from patent_rag.documents.record import normalize_classification, normalize_publication_number, normalize_uspc
 from patent_rag.errors import ConfigurationError
 from patent_rag.stores.layout import assignee_key, rfc3339
 

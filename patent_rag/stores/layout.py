@@ -28,8 +28,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-from patent_rag.chunking import Chunk
-from patent_rag.documents import PatentDocument
+from patent_rag.documents.chunking import Chunk
+from patent_rag.documents.record import PatentDocument
 
 __all__ = [
     "DENSE_VECTOR",

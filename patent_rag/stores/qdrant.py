@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
+from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.errors import (
     ConfigurationError,
     IndexCorruptError,
@@ -34,7 +35,6 @@ from patent_rag.errors import (
     IndexNotFoundError,
     StoreError,
 )
-from patent_rag.fingerprint import Fingerprint
 from patent_rag.stores import _disk
 from patent_rag.stores import _qdrant_convert as c
 from patent_rag.stores.base import (

@@ -7,7 +7,7 @@ symmetric ones (PatentSBERTa, PaECTER, MiniLM) use none.
 
 Users register their own profile without editing the library::
 
-    >>> from patent_rag.models import ModelProfile, TaskPrompts, register_profile
+    >>> from patent_rag.encoding.models import ModelProfile, TaskPrompts, register_profile
     >>> register_profile(ModelProfile(
     ...     name="my-patembed", model_id="/models/patembed-small", dim=384, pooling="mean",
     ...     max_seq_length=512, normalize=True,

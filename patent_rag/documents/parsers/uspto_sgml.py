@@ -1,7 +1,7 @@
 """Pre-2005 USPTO full text: ST.32 ``PATDOC`` grants (v2.4/v2.5) and ``pap`` applications (v1.5/v1.6).
 
 Both are XML renderings of older SGML formats. They carry bibliographic data, abstract, claims and
-description; :func:`patent_rag.parsers.uspto.parse_uspto` dispatches here by root element.
+description; :func:`patent_rag.documents.parsers.uspto.parse_uspto` dispatches here by root element.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from patent_rag.documents import PatentDocument, SourceLocation
-from patent_rag.errors import ParseError
-from patent_rag.parsers._uspto_fields import (
+from patent_rag.documents.parsers._uspto_fields import (
     build_claim,
     cited_number,
     claim_number,
@@ -21,7 +19,9 @@ from patent_rag.parsers._uspto_fields import (
     paragraphs,
     person,
 )
-from patent_rag.parsers._xml import parse_date, text_of
+from patent_rag.documents.parsers._xml import parse_date, text_of
+from patent_rag.documents.record import PatentDocument, SourceLocation
+from patent_rag.errors import ParseError
 
 __all__ = ["from_pap", "from_patdoc"]
 

@@ -4,7 +4,7 @@
 embedded Qdrant Edge default, qdrant-client local mode, a Qdrant server). It searches by free text
 or by patent (a publication number in the index, or a :class:`~patent_rag.documents.PatentDocument`),
 returns one result per patent or family (the best chunk decides the rank), and applies the
-prior-art date cutoff of :mod:`patent_rag.query` to patent queries.
+prior-art date cutoff of :mod:`patent_rag.search.query` to patent queries.
 
 Filtering, grouping and dense/BM25/hybrid fusion run in the engine (Qdrant's group-by on
 qdrant-client backends; exact client-side grouping on Edge, see
@@ -25,13 +25,13 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from patent_rag.boosts import MetadataBoosts, apply_boosts
-from patent_rag.documents import PatentDocument
-from patent_rag.embedding import PatentEmbedding
-from patent_rag.encoder import Encoder
+from patent_rag.documents.record import PatentDocument
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.errors import ConfigurationError, StoreError
-from patent_rag.hits import PatentHit, hit_from_hits
-from patent_rag.query import (
+from patent_rag.llama_index.embedding import PatentEmbedding
+from patent_rag.search.boosts import MetadataBoosts, apply_boosts
+from patent_rag.search.hits import PatentHit, hit_from_hits
+from patent_rag.search.query import (
     CutoffField,
     PatentQuery,
     QuerySource,
@@ -40,7 +40,7 @@ from patent_rag.query import (
     query_from_document,
     query_from_store,
 )
-from patent_rag.ranking import Reranker, fuse_rankings, fuse_scores, mmr_select, rerank
+from patent_rag.search.ranking import Reranker, fuse_rankings, fuse_scores, mmr_select, rerank
 from patent_rag.stores import open_store
 from patent_rag.stores.base import Fusion, HitGroup, SearchHit, SearchMode, Store
 from patent_rag.stores.filters import SearchFilter
@@ -71,7 +71,7 @@ class PriorArtRetriever(BaseRetriever):
         evidence: matching chunks kept per result.
         cutoff: which date of a candidate must be strictly before the cutoff date in patent queries
             (``"priority"``, ``"filing"``, ``"publication"``; None: no automatic cutoff). See
-            :mod:`patent_rag.query`.
+            :mod:`patent_rag.search.query`.
         include_undated: keep candidates that lack the cutoff date (default: drop them).
         query_task: the task whose query prompt encodes queries (default: the embedding's, else
             the model's default task, which is prior-art search for patent models).
@@ -80,7 +80,7 @@ class PriorArtRetriever(BaseRetriever):
         filters: a typed :class:`SearchFilter` applied to every search.
         boosts: for patent queries, a classified search within the query's own USPC (else CPC)
             symbols fused with the main search, then bibliographic rescoring (shared classification,
-            assignee, inventor, publication near the query's filing; see :mod:`patent_rag.boosts`);
+            assignee, inventor, publication near the query's filing; see :mod:`patent_rag.search.boosts`);
             on by default with the settings chosen on the PatSnap dev split; None turns both off.
             Free-text queries are never boosted.
         candidates: chunks each side of hybrid search prefetches before fusion (default

@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from patent_rag.encoding.loading import read_model_prompts
+from patent_rag.encoding.models import ModelProfile, TaskPrompts, list_profiles
 from patent_rag.errors import UnknownTaskError
-from patent_rag.loading import read_model_prompts
-from patent_rag.models import ModelProfile, TaskPrompts, list_profiles
 
 __all__ = ["ModelFacts", "apply_model_prompts", "profile_for_dir", "retrieval_task"]
 
@@ -163,8 +163,8 @@ def retrieval_task(tasks: Mapping[str, TaskPrompts], *, where: Path) -> str:
             return preferred[0]
     choose = (
         "choose the task whose prompts encode documents and queries: document_task=NAME (Encoder, "
-        "PatentEmbedding; CLI: --task NAME), or register a ModelProfile for this model (patent_rag.register_profile) and "
-        "pass its name"
+        "PatentEmbedding; CLI: --task NAME), or register a ModelProfile for this model "
+        "(patent_rag.register_profile) and pass its name"
     )
     if retrieval:
         raise UnknownTaskError(

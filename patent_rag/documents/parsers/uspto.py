@@ -5,7 +5,7 @@ with its own ``<?xml`` declaration and DOCTYPE. :func:`parse_uspto` cuts the str
 declarations (one document in memory at a time), reads patents, skips sequence listings and other
 non-patent documents, and rejects broken documents with file, document index and line while the
 rest of the file goes on. The pre-2005 formats (ST.32 ``PATDOC`` grants, ``pap`` applications) are
-read by :mod:`patent_rag.parsers.uspto_sgml`.
+read by :mod:`patent_rag.documents.parsers.uspto_sgml`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,8 @@ from typing import IO, Any
 from lxml import etree
 from pydantic import ValidationError
 
-from patent_rag.documents import (
-    PatentDocument,
-    SourceLocation,
-)
-from patent_rag.errors import ParseError
-from patent_rag.parsers._input import open_input
-from patent_rag.parsers._uspto_fields import (
+from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers._uspto_fields import (
     build_claim,
     cited_number,
     claim_number,
@@ -34,7 +29,7 @@ from patent_rag.parsers._uspto_fields import (
     paragraphs,
     person,
 )
-from patent_rag.parsers._xml import (
+from patent_rag.documents.parsers._xml import (
     Prolog,
     RawDocument,
     inspect_prolog,
@@ -43,8 +38,18 @@ from patent_rag.parsers._xml import (
     split_documents,
     text_of,
 )
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
-from patent_rag.parsers.uspto_sgml import from_pap, from_patdoc
+from patent_rag.documents.parsers.base import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    ParseReport,
+    invalid_field,
+    oversize_reason,
+)
+from patent_rag.documents.parsers.uspto_sgml import from_pap, from_patdoc
+from patent_rag.documents.record import (
+    PatentDocument,
+    SourceLocation,
+)
+from patent_rag.errors import ParseError
 
 __all__ = ["SUPPORTED_DTDS", "parse_uspto"]
 
@@ -98,7 +103,7 @@ def parse_uspto(
     documents before the damage and records it as rejected.
 
     Example:
-        >>> from patent_rag.parsers import ParseReport
+        >>> from patent_rag.documents.parsers import ParseReport
         >>> report = ParseReport()
         >>> docs = list(parse_uspto("tests/fixtures/uspto/ipg130416.small.xml.gz", report=report))
         >>> docs[0].publication_number, report.summary()

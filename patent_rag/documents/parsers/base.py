@@ -90,7 +90,7 @@ class ParseReport:
         read: documents yielded.
         issues: every skipped, rejected and recovered document (and every unreadable file).
         duplicates: publication number -> how many more times it was read after the first
-            (filled by :func:`~patent_rag.parsers.parse_files`; a later copy usually replaces the
+            (filled by :func:`~patent_rag.documents.parsers.parse_files`; a later copy usually replaces the
             earlier one downstream).
     """
 

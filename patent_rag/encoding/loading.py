@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from patent_rag.encoding.models import ModelProfile, TaskPrompts
 from patent_rag.errors import ModelUnavailableError, PromptMissingError
-from patent_rag.models import ModelProfile, TaskPrompts
 
 __all__ = ["model_dir_at", "read_model_prompts", "resolve_model_dir", "weights_digest"]
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from patent_rag.encoding.fingerprint import Fingerprint
+from patent_rag.encoding.loading import model_dir_at, read_model_prompts, resolve_model_dir, weights_digest
+from patent_rag.encoding.model_dir import ModelFacts, apply_model_prompts, profile_for_dir
+from patent_rag.encoding.models import ModelProfile, TaskPrompts, get_profile
 from patent_rag.errors import ConfigurationError, EncodingError, ModelUnavailableError
-from patent_rag.fingerprint import Fingerprint
-from patent_rag.loading import model_dir_at, read_model_prompts, resolve_model_dir, weights_digest
-from patent_rag.model_dir import ModelFacts, apply_model_prompts, profile_for_dir
-from patent_rag.models import ModelProfile, TaskPrompts, get_profile
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -52,7 +52,7 @@ class Encoder:
     Args:
         model: a profile name (``"patembed-small"``), hub id, local model directory, or a
             :class:`ModelProfile`. A directory is recognized from its files as a known profile, else
-            encoded with the retrieval task its own prompts define (see :mod:`patent_rag.model_dir`);
+            encoded with the retrieval task its own prompts define (see :mod:`patent_rag.encoding.model_dir`);
             ``profile.notes`` says which, and the prompts used are logged and in :meth:`prompts`.
         model_path: where the weights are, when the profile's hub id is not available offline.
         device: ``"auto"`` (CUDA when present, else CPU), or a torch device string.
@@ -211,7 +211,7 @@ class Encoder:
             self.truncated_inputs += len(over)
             logger.warning(
                 "%d of %d inputs exceed %s's max length of %d tokens (prompt included) and were truncated "
-                "(first: input %d, %d tokens); chunk long text with patent_rag.chunking",
+                "(first: input %d, %d tokens); chunk long text with patent_rag.documents.chunking",
                 len(over),
                 len(batch),
                 self.profile.name,

@@ -10,7 +10,7 @@ import re
 
 from lxml import etree
 
-from patent_rag.documents import normalize_publication_number
+from patent_rag.documents.record import normalize_publication_number
 
 __all__ = ["ipc_symbols", "patent_citation"]
 

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from patent_rag.documents import PatentDocument
+from patent_rag.documents.record import PatentDocument
 from patent_rag.errors import ConfigurationError
 
 __all__ = ["Chunk", "Chunker", "Section"]
@@ -137,7 +137,7 @@ class Chunker:
             sentence would not fit beside it.
 
     Example:
-        >>> from patent_rag.documents import Claim, PatentDocument
+        >>> from patent_rag.documents.record import Claim, PatentDocument
         >>> doc = PatentDocument(publication_number="US1234567B2", title="Hinge",
         ...                      claims=[Claim(number=1, text="A hinge."),
         ...                              Claim(number=2, text="The hinge of claim 1.",
@@ -196,7 +196,7 @@ class Chunker:
         """Chunk one document: abstract (or title), claims, description, ordinals 0..n-1.
 
         Example:
-            >>> from patent_rag.documents import PatentDocument
+            >>> from patent_rag.documents.record import PatentDocument
             >>> chunker = Chunker(count_tokens=lambda text: len(text.split()), max_tokens=8)
             >>> doc = PatentDocument(publication_number="EP1000000A1", title="Widget",
             ...                      abstract="A widget. It spins fast and never stops spinning.")

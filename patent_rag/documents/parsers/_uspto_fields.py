@@ -13,9 +13,9 @@ from datetime import date
 
 from lxml import etree
 
-from patent_rag.documents import Claim, Paragraph, normalize_publication_number
-from patent_rag.parsers._xml import text_of
-from patent_rag.parsers.claims import claim_references
+from patent_rag.documents.parsers._xml import text_of
+from patent_rag.documents.parsers.claims import claim_references
+from patent_rag.documents.record import Claim, Paragraph, normalize_publication_number
 
 __all__ = ["build_claim", "cited_number", "claim_number", "earliest", "packed_ipc", "paragraphs", "person"]
 

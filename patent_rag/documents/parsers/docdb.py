@@ -4,7 +4,7 @@ A DOCDB file is one ``exch:exchange-documents`` container holding thousands of
 ``exch:exchange-document`` records (or a single record cut out of one). The container is cut into
 records at their start and end tags, so memory holds one record whatever the file size, and a
 broken record is rejected alone while the others are still read. Each record is parsed with the
-safe settings of :mod:`patent_rag.parsers._xml`; a record cut out of its container gets the
+safe settings of :mod:`patent_rag.documents.parsers._xml`; a record cut out of its container gets the
 ``exch`` namespace declaration back first.
 
 Fields read: publication number, family id, dates (publication, filing, earliest priority),
@@ -25,12 +25,17 @@ from typing import IO, Any
 from lxml import etree
 from pydantic import ValidationError
 
-from patent_rag.documents import PatentDocument, SourceLocation, Translation
+from patent_rag.documents.parsers._epo_fields import ipc_symbols, patent_citation
+from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers._xml import RawDocument, parse_date, parse_document, text_of
+from patent_rag.documents.parsers.base import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    ParseReport,
+    invalid_field,
+    oversize_reason,
+)
+from patent_rag.documents.record import PatentDocument, SourceLocation, Translation
 from patent_rag.errors import ParseError
-from patent_rag.parsers._epo_fields import ipc_symbols, patent_citation
-from patent_rag.parsers._input import open_input
-from patent_rag.parsers._xml import RawDocument, parse_date, parse_document, text_of
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
 
 __all__ = ["parse_docdb", "parse_exchange_stream"]
 
@@ -239,7 +244,7 @@ def parse_docdb(
 ) -> Iterator[PatentDocument]:
     """Read a DOCDB exchange file (plain, gzip or zip), one record at a time.
 
-    :func:`patent_rag.parsers.epo.parse_epo` calls this for files whose root is a DOCDB container.
+    :func:`patent_rag.documents.parsers.epo.parse_epo` calls this for files whose root is a DOCDB container.
 
     Example:
         >>> report = ParseReport()

@@ -45,11 +45,16 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from patent_rag.documents import DATE_LIST_SEPARATORS, Claim, Paragraph, PatentDocument, SourceLocation
+from patent_rag.documents.parsers._input import HEAD, open_input
+from patent_rag.documents.parsers.base import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    ParseReport,
+    invalid_field,
+    oversize_reason,
+)
+from patent_rag.documents.parsers.claims import claim_references, split_numbered_claims
+from patent_rag.documents.record import DATE_LIST_SEPARATORS, Claim, Paragraph, PatentDocument, SourceLocation
 from patent_rag.errors import ConfigurationError, ParseError
-from patent_rag.parsers._input import HEAD, open_input
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
-from patent_rag.parsers.claims import claim_references, split_numbered_claims
 
 __all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "write_jsonl"]
 

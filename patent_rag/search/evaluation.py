@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import ir_measures
 
-from patent_rag.documents import normalize_publication_number
+from patent_rag.documents.record import normalize_publication_number
 from patent_rag.errors import ConfigurationError, ParseError, PatentNotFoundError
 
 if TYPE_CHECKING:
-    from patent_rag.retriever import PriorArtRetriever
+    from patent_rag.llama_index.retriever import PriorArtRetriever
     from patent_rag.stores.base import Store
 
 __all__ = [
@@ -434,7 +434,7 @@ def _held(store: Store, numbers: Sequence[str]) -> set[str]:
 
 def _held_without_kind(store: Store, numbers: Sequence[str]) -> dict[str, str]:
     """``{number: the index's number}`` for numbers held only under another (or no) kind code."""
-    from patent_rag.query import _KINDS  # the kind codes a number without one is tried with
+    from patent_rag.search.query import _KINDS  # the kind codes a number without one is tried with
 
     found: dict[str, str] = {}
     for start in range(0, len(numbers), _BATCH):

@@ -36,9 +36,9 @@ from typing import IO, Any
 
 from lxml import etree
 
+from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.errors import ParseError, UnsafeXMLError
-from patent_rag.parsers._input import open_input
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 
 __all__ = [
     "Prolog",

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from patent_rag.documents import PatentDocument, normalize_publication_number
+from patent_rag.documents.record import PatentDocument, normalize_publication_number
 from patent_rag.errors import ConfigurationError, PatentNotFoundError
-from patent_rag.hits import payload_date
+from patent_rag.search.hits import payload_date
 from patent_rag.stores.base import SearchHit, Store
 from patent_rag.stores.filters import DateField, DateRange, SearchFilter
 
@@ -75,7 +75,7 @@ class QueryText:
 @dataclass(frozen=True)
 class PatentQuery:
     """A patent as a query: its texts, its identity (to exclude it), its dates (for the cutoff) and the
-    bibliography the :mod:`~patent_rag.boosts` compare candidates with."""
+    bibliography the :mod:`~patent_rag.search.boosts` compare candidates with."""
 
     publication_number: str
     texts: tuple[QueryText, ...]

@@ -2,8 +2,8 @@
 
 One file may hold one document or several concatenated ones (each with its own ``<?xml``);
 plain, gzip and zip input is accepted, and the XML is read with the safe settings of
-:mod:`patent_rag.parsers._xml`. Files whose root is a DOCDB ``exchange-documents`` /
-``exchange-document`` are handed to :mod:`patent_rag.parsers.docdb` (bibliographic records).
+:mod:`patent_rag.documents.parsers._xml`. Files whose root is a DOCDB ``exchange-documents`` /
+``exchange-document`` are handed to :mod:`patent_rag.documents.parsers.docdb` (bibliographic records).
 
 Languages. An EP publication carries its claims (and for B kinds the title) in German, English and
 French; the description and abstract exist in the language of the proceedings only. The main text
@@ -16,7 +16,7 @@ claims as the main text and its German description, title and claims as the ``de
 Text. Tables, maths, chemistry and images are left out of paragraphs and claims (their text is
 layout or markup, not prose); list items and line breaks become spaces. Claims that refer to earlier
 claims ("according to claim 1", "nach einem der Ansprüche 1 bis 3", "selon l'une quelconque des
-revendications précédentes") are dependent: :mod:`patent_rag.parsers.claims` reads those references.
+revendications précédentes") are dependent: :mod:`patent_rag.documents.parsers.claims` reads those references.
 
 Classification. IPC comes from ``classification-ipcr`` (``"A61K  31/00  20060101AFI..."``: the
 symbol is the leading subclass/group, the version date and flags are dropped) and from the
@@ -36,7 +36,24 @@ from typing import Any
 from lxml import etree
 from pydantic import ValidationError
 
-from patent_rag.documents import (
+from patent_rag.documents.parsers._epo_fields import ipc_symbols, patent_citation
+from patent_rag.documents.parsers._input import open_input, read_head
+from patent_rag.documents.parsers._xml import (
+    RawDocument,
+    inspect_prolog,
+    parse_date,
+    parse_document,
+    split_documents,
+)
+from patent_rag.documents.parsers.base import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    ParseReport,
+    invalid_field,
+    oversize_reason,
+)
+from patent_rag.documents.parsers.claims import claim_references, strip_claim_number
+from patent_rag.documents.parsers.docdb import parse_exchange_stream
+from patent_rag.documents.record import (
     Claim,
     Paragraph,
     PatentDocument,
@@ -45,12 +62,6 @@ from patent_rag.documents import (
     normalize_publication_number,
 )
 from patent_rag.errors import ParseError
-from patent_rag.parsers._epo_fields import ipc_symbols, patent_citation
-from patent_rag.parsers._input import open_input, read_head
-from patent_rag.parsers._xml import RawDocument, inspect_prolog, parse_date, parse_document, split_documents
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport, invalid_field, oversize_reason
-from patent_rag.parsers.claims import claim_references, strip_claim_number
-from patent_rag.parsers.docdb import parse_exchange_stream
 
 __all__ = ["ipc_symbols", "parse_epo", "patent_citation"]
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from patent_rag.errors import ConfigurationError
-from patent_rag.hits import PatentHit
+from patent_rag.search.hits import PatentHit
 from patent_rag.stores.base import RRF_K, HitGroup, SearchHit
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Streaming parsers for the patent formats users have, and the dispatch between them.
 
 :func:`parse_files` reads any mix of USPTO XML/SGML, EPO XML, JSONL records and CSV exports
-(plain, ``.gz`` or ``.zip``, all opened by :func:`~patent_rag.parsers._input.open_input`) and
+(plain, ``.gz`` or ``.zip``, all opened by :func:`~patent_rag.documents.parsers._input.open_input`) and
 yields :class:`~patent_rag.documents.PatentDocument` records one at a time; :func:`detect_format`
 says which parser a file needs by looking at its content. Problems with single documents, and
 files that cannot be read at all, never stop a run: they are counted in a :class:`ParseReport`.
@@ -16,14 +16,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from patent_rag.documents import PatentDocument
+from patent_rag.documents.parsers._input import describe, open_input, read_head
+from patent_rag.documents.parsers._xml import inspect_prolog
+from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseIssue, ParseReport
+from patent_rag.documents.record import PatentDocument
 from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatError
-from patent_rag.parsers._input import describe, open_input, read_head
-from patent_rag.parsers._xml import inspect_prolog
-from patent_rag.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseIssue, ParseReport
 
 if TYPE_CHECKING:
-    from patent_rag.parsers.tabular import CsvMapping
+    from patent_rag.documents.parsers.tabular import CsvMapping
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",
@@ -233,20 +233,20 @@ def parse_files(
 def _parser(kind: str, csv_mapping: CsvMapping | None) -> Callable[..., Iterator[PatentDocument]]:
     # Parsers are imported when needed: each pulls in only what its format requires.
     if kind == "uspto":
-        from patent_rag.parsers.uspto import parse_uspto
+        from patent_rag.documents.parsers.uspto import parse_uspto
 
         return parse_uspto
     if kind == "epo":
-        from patent_rag.parsers.epo import parse_epo
+        from patent_rag.documents.parsers.epo import parse_epo
 
         return parse_epo
     if kind == "jsonl":
-        from patent_rag.parsers.tabular import parse_jsonl
+        from patent_rag.documents.parsers.tabular import parse_jsonl
 
         return parse_jsonl
     from functools import partial
 
-    from patent_rag.parsers.tabular import parse_csv
+    from patent_rag.documents.parsers.tabular import parse_csv
 
     return partial(parse_csv, mapping=cast("CsvMapping", csv_mapping))
 

@@ -42,9 +42,9 @@ from datetime import date
 import numpy as np
 
 from patent_rag.errors import ConfigurationError
-from patent_rag.hits import PatentHit
-from patent_rag.query import PatentQuery
-from patent_rag.ranking import distribution_normalized
+from patent_rag.search.hits import PatentHit
+from patent_rag.search.query import PatentQuery
+from patent_rag.search.ranking import distribution_normalized
 from patent_rag.stores.layout import assignee_key
 
 __all__ = ["MetadataBoosts", "apply_boosts"]

@@ -1,7 +1,7 @@
 """Question answering over patents: a query engine and a chat engine that cite publication numbers.
 
-Both engines retrieve patents with a :class:`~patent_rag.retriever.PriorArtRetriever`, give them to
-any LlamaIndex LLM and check the answer:
+Both engines retrieve patents with a :class:`~patent_rag.llama_index.retriever.PriorArtRetriever`,
+give them to any LlamaIndex LLM and check the answer:
 
 - Retrieved text is untrusted data. Each patent goes into the prompt as a
   ``<patent id="US8613112B2" ...> ... </patent>`` block, its text HTML-escaped so it cannot close
@@ -36,9 +36,9 @@ from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import QueryBundle
 from pydantic import BaseModel, ConfigDict, Field
 
-from patent_rag.documents import PatentDocument, normalize_publication_number
-from patent_rag.hits import PatentHit
-from patent_rag.retriever import PriorArtRetriever
+from patent_rag.documents.record import PatentDocument, normalize_publication_number
+from patent_rag.llama_index.retriever import PriorArtRetriever
+from patent_rag.search.hits import PatentHit
 
 __all__ = [
     "SYSTEM_PROMPT",

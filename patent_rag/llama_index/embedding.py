@@ -14,9 +14,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.callbacks import CallbackManager
 
-from patent_rag.encoder import Encoder, Precision
-from patent_rag.fingerprint import Fingerprint
-from patent_rag.models import ModelProfile
+from patent_rag.encoding.encoder import Encoder, Precision
+from patent_rag.encoding.fingerprint import Fingerprint
+from patent_rag.encoding.models import ModelProfile
 
 __all__ = ["PatentEmbedding"]
 
@@ -86,7 +86,7 @@ class PatentEmbedding(BaseEmbedding):
 
     @property
     def encoder(self) -> Encoder:
-        """The underlying :class:`~patent_rag.encoder.Encoder` (shared, not copied)."""
+        """The underlying :class:`~patent_rag.encoding.encoder.Encoder` (shared, not copied)."""
         return self._encoder
 
     @property

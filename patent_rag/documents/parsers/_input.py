@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from patent_rag.documents.parsers.base import ParseReport
 from patent_rag.errors import ParseError
-from patent_rag.parsers.base import ParseReport
 
 __all__ = ["HEAD", "Member", "describe", "open_input", "read_head", "unreadable"]
 

@@ -20,11 +20,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from patent_rag.encoder import Encoder, Precision
+from patent_rag.encoding.encoder import Encoder, Precision
+from patent_rag.encoding.fingerprint import Fingerprint
+from patent_rag.encoding.loading import read_model_prompts
+from patent_rag.encoding.models import ModelProfile, get_profile, list_profiles
 from patent_rag.errors import UnknownModelError
-from patent_rag.fingerprint import Fingerprint
-from patent_rag.loading import read_model_prompts
-from patent_rag.models import ModelProfile, get_profile, list_profiles
 
 __all__ = ["encoder_for_index"]
 
