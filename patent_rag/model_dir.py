@@ -163,8 +163,8 @@ def retrieval_task(tasks: Mapping[str, TaskPrompts], *, where: Path) -> str:
             return preferred[0]
     choose = (
         "choose the task whose prompts encode documents and queries: document_task=NAME (Encoder, "
-        "PatentEmbedding; CLI: --task NAME), or register a ModelProfile for this model (patent_rag.register_profile) and "
-        "pass its name"
+        "PatentEmbedding; CLI: --task NAME), or register a ModelProfile for this model "
+        "(patent_rag.register_profile) and pass its name"
     )
     if retrieval:
         raise UnknownTaskError(
