@@ -30,6 +30,7 @@ __all__ = [
     "FORMATS",
     "ParseIssue",
     "ParseReport",
+    "check_inputs",
     "detect_format",
     "parse_files",
 ]
@@ -168,6 +169,45 @@ def _plan(path: Path, format: str) -> str | ParseError:
     return format
 
 
+def check_inputs(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    format: str = "auto",
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+) -> list[Path]:
+    """The checks :func:`parse_files` makes before reading anything; returns the paths as ``Path``.
+
+    For callers that must refuse bad arguments before costly work (opening an index, loading a
+    model) and parse later: nothing is opened or read, so the files are still read only once.
+
+    Raises:
+        UnsupportedFormatError: unknown ``format``.
+        ConfigurationError: ``max_document_bytes`` under 1 KiB.
+        ParseError: a file that does not exist, or a folder.
+
+    Example:
+        >>> check_inputs(["tests/fixtures/uspto/US08613112-20131224.XML"])
+        [PosixPath('tests/fixtures/uspto/US08613112-20131224.XML')]
+    """
+    if format != "auto" and format not in FORMATS:
+        raise UnsupportedFormatError(f"unknown format {format!r}; choose one of auto, {', '.join(FORMATS)}")
+    if (
+        isinstance(max_document_bytes, bool)
+        or not isinstance(max_document_bytes, int)
+        or (max_document_bytes < _MIN_DOCUMENT_BYTES)
+    ):
+        raise ConfigurationError(
+            f"max_document_bytes must be a whole number of bytes, at least {_MIN_DOCUMENT_BYTES}; "
+            f"got {max_document_bytes!r}"
+        )
+    files = [Path(path) for path in paths]
+    for path in files:
+        if not path.is_file():
+            reason = "is a folder; give the files in it" if path.is_dir() else "no such file"
+            raise ParseError(reason, file=str(path))
+    return files
+
+
 def parse_files(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -205,22 +245,7 @@ def parse_files(
         >>> docs[0].publication_number, report.summary()
         ('US8613112B2', '1 read, 0 skipped, 0 rejected')
     """
-    if format != "auto" and format not in FORMATS:
-        raise UnsupportedFormatError(f"unknown format {format!r}; choose one of auto, {', '.join(FORMATS)}")
-    if (
-        isinstance(max_document_bytes, bool)
-        or not isinstance(max_document_bytes, int)
-        or (max_document_bytes < _MIN_DOCUMENT_BYTES)
-    ):
-        raise ConfigurationError(
-            f"max_document_bytes must be a whole number of bytes, at least {_MIN_DOCUMENT_BYTES}; "
-            f"got {max_document_bytes!r}"
-        )
-    files = [Path(path) for path in paths]
-    for path in files:
-        if not path.is_file():
-            reason = "is a folder; give the files in it" if path.is_dir() else "no such file"
-            raise ParseError(reason, file=str(path))
+    files = check_inputs(paths, format=format, max_document_bytes=max_document_bytes)
     plan = [(path, _plan(path, format)) for path in files]
     if csv_mapping is None and any(kind == "csv" for _, kind in plan):
         raise ConfigurationError(
