@@ -24,7 +24,8 @@ from pathlib import Path
 from lxml import etree
 
 from patent_rag.documents.parsers import ParseReport, parse_files
-from patent_rag.documents.parsers._xml import open_members, split_documents
+from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers._xml import split_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "uspto"
@@ -32,8 +33,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "uspto"
 
 def _xml_bytes(path: Path) -> int:
     total = 0
-    for _, stream in open_members(path):
-        while chunk := stream.read(1 << 20):
+    for member in open_input(path):
+        while chunk := member.stream.read(1 << 20):
             total += len(chunk)
     return total
 
@@ -49,8 +50,8 @@ def _ours(path: Path) -> tuple[float, ParseReport]:
 def _bare_lxml(path: Path) -> tuple[float, int]:
     count = 0
     start = time.perf_counter()
-    for _, stream in open_members(path):
-        for raw in split_documents(stream):
+    for member in open_input(path):
+        for raw in split_documents(member.stream):
             try:
                 etree.fromstring(raw.data)
                 count += 1

@@ -358,12 +358,12 @@ def test_detect_format(tmp_path: Path) -> None:
         detect_format(other)
     binary = tmp_path / "image.tif"
     binary.write_bytes(b"II*\x00\x08\x00\x00\x00")
-    with pytest.raises(UnsupportedFormatError, match=r"pass format= one of uspto, epo, jsonl, csv"):
+    with pytest.raises(UnsupportedFormatError, match=r"pass format= one of uspto, epo, docdb, jsonl, csv"):
         detect_format(binary)
 
 
 def test_parse_files_checks_arguments_before_reading(tmp_path: Path) -> None:
-    assert FORMATS == ("uspto", "epo", "jsonl", "csv")
+    assert FORMATS == ("uspto", "epo", "docdb", "jsonl", "csv")
     with pytest.raises(UnsupportedFormatError, match=r"unknown format 'xml'; choose one of auto, uspto, epo"):
         parse_files([FIXTURES / "US08613112-20131224.XML"], format="xml")
     with pytest.raises(ParseError, match=r"missing\.xml: no such file"):

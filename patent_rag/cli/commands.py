@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
+from patent_rag.documents.parsers import FORMATS as PARSED_FORMATS
 
 if TYPE_CHECKING:
     from patent_rag.stores import SearchFilter
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-FORMATS = ("auto", "uspto", "epo", "jsonl", "csv")
+FORMATS = ("auto", *PARSED_FORMATS)
 MODES = ("dense", "bm25", "hybrid")
 
 IndexOption = Annotated[

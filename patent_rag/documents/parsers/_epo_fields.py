@@ -1,7 +1,8 @@
-"""Field helpers shared by the EPO parsers (publication XML in :mod:`.epo`, DOCDB in :mod:`.docdb`).
+"""What the EPO parsers share (publication XML in :mod:`.epo`, DOCDB in :mod:`.docdb`).
 
 IPC/CPC symbols and cited patents are written the same way in both formats; keeping the readers
-here lets both parser modules import them without importing each other.
+here lets both parser modules import them without importing each other. :data:`DOCDB_ROOTS` is
+how detection tells DOCDB from publication XML, and how the EPO reader refuses a DOCDB file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from lxml import etree
 
 from patent_rag.documents.record import normalize_publication_number
 
-__all__ = ["ipc_symbols", "patent_citation"]
+__all__ = ["DOCDB_ROOTS", "ipc_symbols", "patent_citation"]
+
+# The root elements of a DOCDB file: a container of records, or one record cut out of it.
+DOCDB_ROOTS = frozenset({"exchange-documents", "exchange-document"})
 
 _IPC_SYMBOL = re.compile(r"([A-HY])\s*(\d\d)\s*([A-Z])\s*(\d{1,4})\s*/\s*(\d{1,6})")
 

@@ -25,15 +25,18 @@ import io
 import struct
 import zipfile
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from patent_rag.documents.parsers.base import ParseReport
 from patent_rag.errors import ParseError
 
-__all__ = ["HEAD", "Member", "describe", "open_input", "read_head", "unreadable"]
+if TYPE_CHECKING:
+    from patent_rag.documents.record import PatentDocument
+
+__all__ = ["HEAD", "Member", "describe", "open_input", "read_head", "read_members", "unreadable"]
 
 
 HEAD = 1 << 16  # bytes looked at to detect a format or an XML root; also the streams' buffer size
@@ -152,6 +155,14 @@ def open_input(path: str | Path, *, report: ParseReport | None = None) -> Genera
         else:
             with _buffered(raw, name) as stream:
                 yield Member(name, stream)
+
+
+def read_members(
+    path: str | Path, read: Callable[[Member], Iterator[PatentDocument]], *, report: ParseReport
+) -> Iterator[PatentDocument]:
+    """Every document of a plain, gzip or zip file, each member read with ``read``."""
+    for member in open_input(path, report=report):
+        yield from read(member)
 
 
 def _fail(error: ParseError, report: ParseReport | None) -> None:

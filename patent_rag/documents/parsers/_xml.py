@@ -31,12 +31,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
 
-from patent_rag.documents.parsers._input import open_input
 from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.errors import ParseError, UnsafeXMLError
 
@@ -45,9 +43,9 @@ __all__ = [
     "RawDocument",
     "inspect_prolog",
     "normalize_space",
-    "open_members",
     "parse_date",
     "parse_document",
+    "root_name",
     "split_documents",
     "text_of",
 ]
@@ -94,6 +92,8 @@ _NAME = re.compile(rb"[^\s\[>\"']+")
 _QUOTED = re.compile(rb"\"([^\"]*)\"|'([^']*)'")
 _LXML_WHERE = re.compile(r",? line \d+, column \d+$")
 _LEADING_SPACE = re.compile(rb"\s*")
+_DOCTYPE_NAME = re.compile(rb"<!DOCTYPE\s+([^\s\[>]+)")
+_ELEMENT = re.compile(rb"<([A-Za-z_][\w:.-]*)")
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,27 @@ def inspect_prolog(data: bytes, *, file: str, document: int = 0, line: int = 1) 
             name = _NAME.match(data, pos + 1)
             root = name.group(0).split(b"/")[0].decode("utf-8", "replace") if name else None
             return Prolog(doctype, system_id, root, public_id, encoding)
+
+
+def root_name(head: bytes, *, file: str) -> str:
+    """The local name (namespace prefix dropped) of the root element the first bytes of XML open.
+
+    Falls back on the DOCTYPE name, then on the first element, when the prolog is one that
+    :func:`inspect_prolog` refuses: the format is still told, and the parser reports the prolog.
+
+    Example:
+        >>> root_name(b'<?xml version="1.0"?><exch:exchange-documents>', file="x.xml")
+        'exchange-documents'
+    """
+    try:
+        root = inspect_prolog(head, file=file).root
+    except ParseError:
+        match = _DOCTYPE_NAME.search(head)
+        root = match.group(1).decode("utf-8", "replace") if match else None
+    if root is None:
+        match = _ELEMENT.search(head, head.find(b">") + 1)
+        root = match.group(1).decode("utf-8", "replace") if match else ""
+    return root.rpartition(":")[2]
 
 
 _local = threading.local()
@@ -414,12 +435,6 @@ def split_documents(
         yield RawDocument(index, line + buffer.count(b"\n", 0, len(buffer) - len(document)), document)
 
 
-def open_members(path: str | Path) -> Iterator[tuple[str, IO[bytes]]]:
-    """Yield ``(name, binary stream)`` for a plain, gzip or zip file: :func:`open_input`'s members."""
-    for member in open_input(path):
-        yield member.name, member.stream
-
-
 def normalize_space(text: str | None) -> str:
     """Collapse runs of whitespace to one space and strip the ends."""
     return " ".join(text.split()) if text else ""
@@ -429,7 +444,7 @@ def text_of(element: etree._Element | None) -> str:
     """All text inside ``element`` (children included, comments and PIs excluded), whitespace collapsed."""
     if element is None:
         return ""
-    # Serializing as text runs in C: a quarter faster than joining itertext() on patent paragraphs.
+    # Serializing as text runs in C, faster than joining itertext() (see docs/benchmarks.md).
     text = etree.tostring(element, method="text", encoding="unicode", with_tail=False)
     return " ".join(text.split())
 

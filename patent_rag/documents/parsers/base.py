@@ -1,35 +1,39 @@
-"""What every parser shares: the summary of a run and the per-document problems it met.
+"""What every parser shares: the loop over a file's documents, and the summary of a run.
 
-A parser is a generator function ``parse(path, *, report) -> Iterator[PatentDocument]``. It yields
-documents one at a time (bounded memory whatever the file size) and records in ``report`` what it
-read, skipped (not a patent: sequence listings, DOCDB family-only records...), rejected (broken)
-and recovered (read after a benign repair, such as a bare ``&`` escaped). A rejected document
-never stops the file: the parser logs it, records it and goes on. A whole file that cannot be read
-(undetectable format, unreadable archive) is one rejected issue without a document index.
+A format's reader cuts one input stream into raw documents and turns each into a
+:class:`~patent_rag.documents.PatentDocument`; :func:`read_each` runs that loop for every format,
+so every format records problems the same way in a :class:`ParseReport`: what it read, skipped
+(not a patent: sequence listings, DOCDB deletions...), rejected (broken) and recovered (read after a
+benign repair, such as a bare ``&`` escaped). A rejected document never stops the file. A whole
+file that cannot be read (undetectable format, unreadable archive) is one rejected issue without a
+document index.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
 from patent_rag.errors import ParseError
 
-__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ParseIssue", "ParseReport"]
+if TYPE_CHECKING:
+    from patent_rag.documents.record import PatentDocument
+
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ParseIssue", "ParseReport", "read_each"]
 
 logger = logging.getLogger(__name__)
 
 # The most bytes one document (an XML document, a DOCDB record, a JSONL line, a CSV row) may take
-# before it is refused unread. The largest real documents in the project's sample data are under
-# 2 MiB (an EP A2 with its search report), and USPTO grants with big tables or sequence data run to
-# tens of MiB; 256 MiB stays well above those, while a decompression bomb (2 GB in a 9 MB .gz)
-# costs memory in proportion to the limit (measured: 0.33 GB peak for XML, 0.6 GB for a JSONL line)
-# instead of to its inflated size. Non-patent documents over the limit (huge sequence listings) are
-# still skipped as usual, without being held.
+# before it is refused unread. The limit sits well above the largest genuine patent documents (EP
+# publications with their search reports, USPTO grants with big tables or sequence data), while a
+# decompression bomb costs memory in proportion to the limit instead of to its inflated size. The
+# sizes and peak memories behind the figure are in docs/benchmarks.md. Non-patent documents over
+# the limit (huge sequence listings) are still skipped as usual, without being held.
 DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 
@@ -153,3 +157,48 @@ class ParseReport:
         if duplicates := self.duplicate_count:
             text += f", {duplicates} duplicate publication number{'s' if duplicates != 1 else ''}"
         return text
+
+
+class _Numbered(Protocol):
+    @property
+    def index(self) -> int: ...
+
+
+_Raw = TypeVar("_Raw", bound=_Numbered)
+
+
+def read_each(
+    raws: Iterable[_Raw],
+    build: Callable[[_Raw], PatentDocument | None],
+    *,
+    file: str,
+    report: ParseReport,
+) -> Iterator[PatentDocument]:
+    """Yield the record of every raw document of one stream, recording what could not be read.
+
+    ``raws`` are the stream's documents (XML documents, DOCDB records, JSONL lines, CSV rows) with
+    their 0-based ``index``. ``build`` turns one into a record; it returns None for a document it
+    skipped (and recorded), and raises :class:`~patent_rag.errors.ParseError`, located, for a broken
+    one, which is recorded as rejected while the next is read. A ParseError out of ``raws`` itself
+    means the stream stopped being readable (truncated, corrupt): the documents before it were
+    yielded, and the damage is recorded as rejected at the index of the next document.
+
+    Example:
+        >>> report = ParseReport()
+        >>> list(read_each([], lambda raw: None, file="empty.xml", report=report)), report.summary()
+        ([], '0 read, 0 skipped, 0 rejected')
+    """
+    next_index = 0
+    try:
+        for raw in raws:
+            next_index = raw.index + 1
+            try:
+                document = build(raw)
+            except ParseError as error:
+                report.reject(error)
+                continue
+            if document is not None:
+                report.read += 1
+                yield document
+    except ParseError as error:
+        report.reject(ParseError(error.reason, file=file, document=next_index))

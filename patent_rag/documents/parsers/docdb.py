@@ -19,6 +19,7 @@ from __future__ import annotations
 import html.entities
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,18 +27,19 @@ from lxml import etree
 from pydantic import ValidationError
 
 from patent_rag.documents.parsers._epo_fields import ipc_symbols, patent_citation
-from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers._input import Member, read_members
 from patent_rag.documents.parsers._xml import RawDocument, parse_date, parse_document, text_of
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     ParseReport,
     invalid_field,
     oversize_reason,
+    read_each,
 )
 from patent_rag.documents.record import PatentDocument, SourceLocation, Translation
 from patent_rag.errors import ParseError
 
-__all__ = ["parse_docdb", "parse_exchange_stream"]
+__all__ = ["parse_docdb", "read_docdb"]
 
 _START = re.compile(rb"<(?:exch:)?exchange-document[\s>]")
 _END = re.compile(rb"</(?:exch:)?exchange-document\s*>")
@@ -194,63 +196,49 @@ def _build(record: etree._Element, source: SourceLocation) -> PatentDocument | s
     )
 
 
-def parse_exchange_stream(
-    stream: IO[bytes],
-    *,
-    file: str,
-    report: ParseReport,
-    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
-) -> Iterator[PatentDocument]:
-    """Read the DOCDB records of one binary stream (``file`` names it in errors and sources).
-
-    A stream that stops being readable (truncated, corrupt) ends with the records before the damage
-    kept and the damage recorded as rejected.
-    """
-    next_index = 0
-    try:
-        for raw in _records(stream, max_bytes=max_document_bytes):
-            next_index = raw.index + 1
-            built = _record(raw, file, report, max_document_bytes)
-            if built is not None:
-                report.read += 1
-                yield built
-    except ParseError as error:
-        report.reject(ParseError(error.reason, file=file, document=next_index))
-
-
-def _record(raw: RawDocument, file: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
-    where: dict[str, Any] = {"file": file, "document": raw.index, "line": raw.line}
-    try:
-        if raw.oversize:
-            raise ParseError(oversize_reason("the exchange-document", raw.oversize, max_bytes), **where)
-        record = parse_document(_prepare(raw.data), **where, report=report)
-        if not record.get("doc-number"):
-            raise ParseError("exchange-document without doc-number", **where)
-        built = _build(record, SourceLocation(file=file, index=raw.index, line=raw.line))
-    except ParseError as error:
-        report.reject(error)
-        return None
-    except ValidationError as error:
-        report.reject(ParseError(f"invalid field {invalid_field(error)}", **where))
-        return None
-    if isinstance(built, str):
-        report.skip(built, **where)
-        return None
-    return built
-
-
 def parse_docdb(
     path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
 ) -> Iterator[PatentDocument]:
     """Read a DOCDB exchange file (plain, gzip or zip), one record at a time.
 
-    :func:`patent_rag.documents.parsers.epo.parse_epo` calls this for files whose root is a DOCDB container.
+    A broken record is recorded in ``report`` as rejected (file, 0-based record index, line) and
+    the others are still read; deletions and records without title or abstract are skipped and
+    counted. A record over ``max_document_bytes`` is refused without being held in memory; a
+    truncated or corrupt file keeps the records before the damage.
 
     Example:
         >>> report = ParseReport()
         >>> docs = list(parse_docdb("DOCDB-202407-009-DE-0074.xml", report=report))  # doctest: +SKIP
     """
-    for member in open_input(path, report=report):
-        yield from parse_exchange_stream(
-            member.stream, file=member.name, report=report, max_document_bytes=max_document_bytes
-        )
+    read = partial(read_docdb, report=report, max_document_bytes=max_document_bytes)
+    return read_members(path, read, report=report)
+
+
+def read_docdb(
+    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
+    """Yield the DOCDB records of one input stream (a plain file, or one member of an archive)."""
+
+    def build(raw: RawDocument) -> PatentDocument | None:
+        return _record(raw, member.name, report, max_document_bytes)
+
+    records = _records(member.stream, max_bytes=max_document_bytes)
+    return read_each(records, build, file=member.name, report=report)
+
+
+def _record(raw: RawDocument, file: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
+    """One record as a document, or None when it was skipped (and recorded)."""
+    where: dict[str, Any] = {"file": file, "document": raw.index, "line": raw.line}
+    if raw.oversize:
+        raise ParseError(oversize_reason("the exchange-document", raw.oversize, max_bytes), **where)
+    record = parse_document(_prepare(raw.data), **where, report=report)
+    if not record.get("doc-number"):
+        raise ParseError("exchange-document without doc-number", **where)
+    try:
+        built = _build(record, SourceLocation(file=file, index=raw.index, line=raw.line))
+    except ValidationError as error:
+        raise ParseError(f"invalid field {invalid_field(error)}", **where) from None
+    if isinstance(built, str):
+        report.skip(built, **where)
+        return None
+    return built

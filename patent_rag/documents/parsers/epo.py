@@ -2,8 +2,9 @@
 
 One file may hold one document or several concatenated ones (each with its own ``<?xml``);
 plain, gzip and zip input is accepted, and the XML is read with the safe settings of
-:mod:`patent_rag.documents.parsers._xml`. Files whose root is a DOCDB ``exchange-documents`` /
-``exchange-document`` are handed to :mod:`patent_rag.documents.parsers.docdb` (bibliographic records).
+:mod:`patent_rag.documents.parsers._xml`. DOCDB exchange files (the EPO's bibliographic records)
+are another format, read by :mod:`patent_rag.documents.parsers.docdb`; given one, this reader
+refuses it and names that format, rather than skipping its whole container as one document.
 
 Languages. An EP publication carries its claims (and for B kinds the title) in German, English and
 French; the description and abstract exist in the language of the proceedings only. The main text
@@ -30,19 +31,20 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from pydantic import ValidationError
 
-from patent_rag.documents.parsers._epo_fields import ipc_symbols, patent_citation
-from patent_rag.documents.parsers._input import open_input, read_head
+from patent_rag.documents.parsers._epo_fields import DOCDB_ROOTS, ipc_symbols, patent_citation
+from patent_rag.documents.parsers._input import Member, read_head, read_members
 from patent_rag.documents.parsers._xml import (
     RawDocument,
-    inspect_prolog,
     parse_date,
     parse_document,
+    root_name,
     split_documents,
 )
 from patent_rag.documents.parsers.base import (
@@ -50,9 +52,9 @@ from patent_rag.documents.parsers.base import (
     ParseReport,
     invalid_field,
     oversize_reason,
+    read_each,
 )
 from patent_rag.documents.parsers.claims import claim_references, strip_claim_number
-from patent_rag.documents.parsers.docdb import parse_exchange_stream
 from patent_rag.documents.record import (
     Claim,
     Paragraph,
@@ -63,7 +65,7 @@ from patent_rag.documents.record import (
 )
 from patent_rag.errors import ParseError
 
-__all__ = ["ipc_symbols", "parse_epo", "patent_citation"]
+__all__ = ["ipc_symbols", "parse_epo", "patent_citation", "read_epo"]
 
 logger = logging.getLogger(__name__)
 
@@ -242,12 +244,13 @@ def _unique(values: Iterable[str | None]) -> list[str]:
 def parse_epo(
     path: str | Path, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
 ) -> Iterator[PatentDocument]:
-    """Read EPO publication XML (and DOCDB exchange documents), one document at a time.
+    """Read EPO publication XML, one document at a time.
 
     A malformed document is recorded in ``report`` as rejected (file, 0-based document index, line)
     and the rest of the file is still read; documents of another kind are skipped and counted. A
     document over ``max_document_bytes`` is refused without being held in memory; a truncated or
-    corrupt file keeps the documents before the damage.
+    corrupt file keeps the documents before the damage. A DOCDB exchange file is refused as a
+    whole, naming the ``docdb`` format.
 
     Example:
         >>> report = ParseReport()
@@ -255,44 +258,44 @@ def parse_epo(
         ...     print(doc.publication_number, doc.language, len(doc.claims))
         EP3404678B1 en 12
     """
-    for member in open_input(path, report=report):
-        name = member.name
-        next_index = 0
-        try:
-            head = read_head(member)
-            try:
-                root = (inspect_prolog(head, file=name).root or "").rpartition(":")[2]
-            except ParseError:
-                root = ""  # the per-document parse below reports it with its line
-            if root in ("exchange-documents", "exchange-document"):
-                yield from parse_exchange_stream(
-                    member.stream, file=name, report=report, max_document_bytes=max_document_bytes
-                )
-                continue
-            for raw in split_documents(member.stream, max_bytes=max_document_bytes):
-                next_index = raw.index + 1
-                document = _document(raw, name, report, max_document_bytes)
-                if document is not None:
-                    report.read += 1
-                    yield document
-        except ParseError as error:
-            # A truncated or corrupt input ends here; documents before this point were kept.
-            report.reject(ParseError(error.reason, file=name, document=next_index))
+    read = partial(read_epo, report=report, max_document_bytes=max_document_bytes)
+    return read_members(path, read, report=report)
+
+
+def read_epo(
+    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
+    """Yield every EPO publication of one input stream (a plain file, or one member of an archive)."""
+
+    def build(raw: RawDocument) -> PatentDocument | None:
+        return _document(raw, member.name, report, max_document_bytes)
+
+    return read_each(_documents(member, report, max_document_bytes), build, file=member.name, report=report)
+
+
+_DOCDB_REFUSED = (
+    "a DOCDB exchange file, not EPO publication XML: read it as format docdb "
+    "(CLI --format docdb), or let the format be detected"
+)
+
+
+def _documents(member: Member, report: ParseReport, max_bytes: int) -> Iterator[RawDocument]:
+    if root_name(read_head(member), file=member.name) in DOCDB_ROOTS:
+        report.reject(ParseError(_DOCDB_REFUSED, file=member.name))
+        return
+    yield from split_documents(member.stream, max_bytes=max_bytes)
 
 
 def _document(raw: RawDocument, name: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:
-    """One split-off document as a record, or None when it was skipped or rejected (and recorded)."""
+    """One split-off document as a record, or None when it was skipped (and recorded)."""
     where: dict[str, Any] = {"file": name, "document": raw.index, "line": raw.line}
+    if raw.oversize:
+        raise ParseError(oversize_reason("the document", raw.oversize, max_bytes), **where)
+    element = parse_document(raw.data, **where, report=report)
+    if element.tag != "ep-patent-document":
+        report.skip(f"not an ep-patent-document (root <{element.tag}>)", **where)
+        return None
     try:
-        if raw.oversize:
-            raise ParseError(oversize_reason("the document", raw.oversize, max_bytes), **where)
-        element = parse_document(raw.data, **where, report=report)
-        if element.tag != "ep-patent-document":
-            report.skip(f"not an ep-patent-document (root <{element.tag}>)", **where)
-            return None
         return _build(element, SourceLocation(file=name, index=raw.index, line=raw.line))
-    except ParseError as error:
-        report.reject(error)
     except ValidationError as error:
-        report.reject(ParseError(f"invalid field {invalid_field(error)}", **where))
-    return None
+        raise ParseError(f"invalid field {invalid_field(error)}", **where) from None

@@ -39,24 +39,27 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from patent_rag.documents.parsers._input import HEAD, open_input
+from patent_rag.documents.parsers._input import HEAD, Member, read_members
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     ParseReport,
     invalid_field,
     oversize_reason,
+    read_each,
 )
 from patent_rag.documents.parsers.claims import claim_references, split_numbered_claims
 from patent_rag.documents.record import DATE_LIST_SEPARATORS, Claim, Paragraph, PatentDocument, SourceLocation
 from patent_rag.errors import ConfigurationError, ParseError
 
-__all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "write_jsonl"]
+__all__ = ["CsvMapping", "parse_csv", "parse_jsonl", "read_csv", "read_jsonl", "write_jsonl"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,33 +176,47 @@ def parse_jsonl(
         >>> report = ParseReport()
         >>> docs = list(parse_jsonl("records.jsonl", report=report))  # doctest: +SKIP
     """
-    for member in open_input(path, report=report):
-        file = member.name
-        index = 0
+    read = partial(read_jsonl, report=report, max_document_bytes=max_document_bytes)
+    return read_members(path, read, report=report)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One non-blank JSONL line: 0-based record index, 1-based line number; ``data`` None past the limit."""
+
+    index: int
+    number: int
+    data: bytes | None
+    size: int
+
+
+def _jsonl_lines(stream: IO[bytes], max_bytes: int) -> Iterator[_Line]:
+    index = 0
+    for number, (data, size, _) in enumerate(_bounded_lines(stream, max_bytes), start=1):
+        if data is not None:
+            if number == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            if not data.strip():
+                continue
+        yield _Line(index, number, data, size)
+        index += 1
+
+
+def read_jsonl(
+    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Iterator[PatentDocument]:
+    """Yield the records of one input stream (a plain file, or one member of an archive)."""
+
+    def build(line: _Line) -> PatentDocument:
+        where: dict[str, Any] = {"file": member.name, "document": line.index, "line": line.number}
+        if line.data is None:
+            raise ParseError(oversize_reason("the line", line.size, max_document_bytes), **where)
         try:
-            lines = _bounded_lines(member.stream, max_document_bytes)
-            for line_number, (line, size, _) in enumerate(lines, start=1):
-                if line is None:
-                    reason = oversize_reason("the line", size, max_document_bytes)
-                    report.reject(ParseError(reason, file=file, document=index, line=line_number))
-                    index += 1
-                    continue
-                if line_number == 1:
-                    line = line.removeprefix(b"\xef\xbb\xbf")
-                if not line.strip():
-                    continue
-                try:
-                    document = PatentDocument.model_validate_json(line)
-                except ValidationError as error:
-                    reason = f"invalid record: {invalid_field(error)}"
-                    report.reject(ParseError(reason, file=file, document=index, line=line_number))
-                else:
-                    report.read += 1
-                    yield document
-                index += 1
-        except ParseError as error:
-            # A truncated or corrupt input ends here; the records before this point were kept.
-            report.reject(ParseError(error.reason, file=file, document=index))
+            return PatentDocument.model_validate_json(line.data)
+        except ValidationError as error:
+            raise ParseError(f"invalid record: {invalid_field(error)}", **where) from None
+
+    return read_each(_jsonl_lines(member.stream, max_document_bytes), build, file=member.name, report=report)
 
 
 def write_jsonl(documents: Iterable[PatentDocument], path_or_file: str | Path | IO[str]) -> int:
@@ -390,72 +407,101 @@ def parse_csv(
         >>> mapping = CsvMapping(columns={"publication_number": "id", "claims": "text"}, country="US")
         >>> docs = list(parse_csv("claims.csv", report=ParseReport(), mapping=mapping))  # doctest: +SKIP
     """
-    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT, max_document_bytes))
-    for member in open_input(path, report=report):
-        index = [0]
-        try:
-            yield from _csv_rows(member.stream, member.name, report, mapping, max_document_bytes, index)
-        except ParseError as error:
-            # A truncated or corrupt input ends here; the rows before this point were kept.
-            report.reject(ParseError(error.reason, file=member.name, document=index[0]))
+    read = partial(read_csv, report=report, mapping=mapping, max_document_bytes=max_document_bytes)
+    return read_members(path, read, report=report)
 
 
-def _csv_rows(
-    stream: io.BufferedReader,
-    file: str,
+def read_csv(
+    member: Member,
+    *,
     report: ParseReport,
     mapping: CsvMapping,
-    max_bytes: int,
-    index: list[int],
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> Iterator[PatentDocument]:
+    """Yield the patents of one input stream (a plain file, or one member of an archive).
+
+    Raises:
+        ConfigurationError: the mapping names a column the header lacks (nothing could be read).
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT, max_document_bytes))
+    file = member.name
+
+    def build(row: _Row) -> PatentDocument:
+        where: dict[str, Any] = {"file": file, "document": row.index, "line": row.line}
+        if row.cells is None:
+            raise ParseError(row.problem or "unreadable CSV row", **where)
+        try:
+            if len(row.cells) != len(row.header.names):
+                raise ValueError(f"{len(row.cells)} cells for {len(row.header.names)} columns")
+            values = dict(zip(row.header.names, row.cells, strict=True))
+            fields = _row_to_fields(values, mapping, row.header.indicators)
+            source = SourceLocation(file=file, index=row.index, line=row.line)
+            return PatentDocument(**fields, source=source)  # type: ignore[arg-type]
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            reason = invalid_field(error, field=False) if isinstance(error, ValidationError) else str(error)
+            raise ParseError(f"invalid row: {reason}", **where) from None
+
+    rows = _csv_rows(member.stream, file, mapping, max_document_bytes)
+    return read_each(rows, build, file=file, report=report)
+
+
+@dataclass(frozen=True)
+class _Header:
+    names: list[str]
+    indicators: dict[str, list[str]]  # list field -> the indicator columns that feed it
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One CSV row: 0-based row index, 1-based first line; its cells, or why it cannot be read."""
+
+    index: int
+    line: int
+    header: _Header
+    cells: list[str] | None = None
+    problem: str | None = None
+
+
+def _csv_rows(stream: io.BufferedReader, file: str, mapping: CsvMapping, max_bytes: int) -> Iterator[_Row]:
     lines = _CsvLines(stream, max_bytes)
     reader = csv.reader(lines, delimiter=mapping.delimiter)
     try:
-        header = next(reader, [])
+        names = next(reader, [])
     except _RowTooLarge as error:
         reason = oversize_reason("the header row", error.size, max_bytes) + "; is this a CSV file?"
         raise ParseError(reason, file=file, line=1) from None
-    missing = sorted(set(mapping.columns.values()) - set(header))
+    missing = sorted(set(mapping.columns.values()) - set(names))
     if missing:
         raise ConfigurationError(
-            f"the CSV mapping names column(s) {missing} that {file} lacks; its header starts {header[:12]}"
+            f"the CSV mapping names column(s) {missing} that {file} lacks; its header starts {names[:12]}"
         )
-    indicators = {
-        field: [name for name in header if re.fullmatch(pattern, name)]
-        for field, pattern in mapping.indicator_columns.items()
-    }
+    header = _Header(
+        names,
+        {
+            field: [name for name in names if re.fullmatch(pattern, name)]
+            for field, pattern in mapping.indicator_columns.items()
+        },
+    )
+    index = 0
     while True:
         line = lines.number + 1
         lines.start_row()
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except (csv.Error, _RowTooLarge) as error:
-            reason = (
+            problem = (
                 oversize_reason("the row", error.size, max_bytes)
                 if isinstance(error, _RowTooLarge)
                 else f"unreadable CSV row: {error}"
             )
-            report.reject(ParseError(reason, file=file, document=index[0], line=line))
-            index[0] += 1
-            continue
-        if lines.undecodable.intersection(range(line, lines.number + 1)):
-            report.reject(ParseError(_NOT_UTF8, file=file, document=index[0], line=line))
-            index[0] += 1
-            continue
-        if not cells:
-            continue
-        try:
-            if len(cells) != len(header):
-                raise ValueError(f"{len(cells)} cells for {len(header)} columns")
-            fields = _row_to_fields(dict(zip(header, cells, strict=True)), mapping, indicators)
-            source = SourceLocation(file=file, index=index[0], line=line)
-            document = PatentDocument(**fields, source=source)  # type: ignore[arg-type]
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            reason = invalid_field(error, field=False) if isinstance(error, ValidationError) else str(error)
-            report.reject(ParseError(f"invalid row: {reason}", file=file, document=index[0], line=line))
+            yield _Row(index, line, header, problem=problem)
         else:
-            report.read += 1
-            yield document
-        index[0] += 1
+            if lines.undecodable.intersection(range(line, lines.number + 1)):
+                yield _Row(index, line, header, problem=_NOT_UTF8)
+            elif not cells:
+                continue
+            else:
+                yield _Row(index, line, header, cells)
+        index += 1

@@ -10,16 +10,16 @@ read by :mod:`patent_rag.documents.parsers.uspto_sgml`.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from lxml import etree
 from pydantic import ValidationError
 
-from patent_rag.documents.parsers._input import open_input
+from patent_rag.documents.parsers._input import Member, read_members
 from patent_rag.documents.parsers._uspto_fields import (
     build_claim,
     cited_number,
@@ -43,6 +43,7 @@ from patent_rag.documents.parsers.base import (
     ParseReport,
     invalid_field,
     oversize_reason,
+    read_each,
 )
 from patent_rag.documents.parsers.uspto_sgml import from_pap, from_patdoc
 from patent_rag.documents.record import (
@@ -51,9 +52,7 @@ from patent_rag.documents.record import (
 )
 from patent_rag.errors import ParseError
 
-__all__ = ["SUPPORTED_DTDS", "parse_uspto"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["SUPPORTED_DTDS", "parse_uspto", "read_uspto"]
 
 SUPPORTED_DTDS = "us-patent-grant / us-patent-application v4.0-v4.7, ST.32 PATDOC v2.4-v2.5, pap v1.5-v1.6"
 _V4_ROOTS = {"us-patent-grant", "us-patent-application"}
@@ -109,33 +108,24 @@ def parse_uspto(
         >>> docs[0].publication_number, report.summary()
         ('USD680087S1', '25 read, 2 skipped, 0 rejected')
     """
-    for member in open_input(path, report=report):
-        next_index = [0]
-        try:
-            yield from _parse_stream(member.stream, member.name, report, next_index, max_document_bytes)
-        except ParseError as error:
-            # A truncated or corrupt input ends here; documents before this point were kept.
-            report.reject(ParseError(error.reason, file=member.name, document=next_index[0]))
-    logger.debug("parsed %s; so far %s", path, report.summary())
+    read = partial(read_uspto, report=report, max_document_bytes=max_document_bytes)
+    return read_members(path, read, report=report)
 
 
-def _parse_stream(
-    stream: IO[bytes], name: str, report: ParseReport, next_index: list[int], max_bytes: int
+def read_uspto(
+    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
 ) -> Iterator[PatentDocument]:
-    for raw in split_documents(stream, max_bytes=max_bytes):
-        next_index[0] = raw.index + 1
+    """Yield every patent of one input stream (a plain file, or one member of an archive)."""
+
+    def build(raw: RawDocument) -> PatentDocument | None:
         try:
-            document = _parse_one(raw, name, report, max_bytes)
-        except ParseError as error:
-            report.reject(error)
-            continue
-        except (ValidationError, ValueError) as error:
+            return _parse_one(raw, member.name, report, max_document_bytes)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
             reason = f"invalid field value: {_first_error(error)}"
-            report.reject(ParseError(reason, file=name, document=raw.index, line=raw.line))
-            continue
-        if document is not None:
-            report.read += 1
-            yield document
+            raise ParseError(reason, file=member.name, document=raw.index, line=raw.line) from None
+
+    documents = split_documents(member.stream, max_bytes=max_document_bytes)
+    return read_each(documents, build, file=member.name, report=report)
 
 
 def _first_error(error: ValueError) -> str:
