@@ -1,12 +1,19 @@
 """Idempotent, resumable ingestion: parse -> chunk -> skip unchanged -> embed -> write.
 
-Three stages run at once, joined by small bounded queues, so a run goes at the encoder's speed:
+Three stages overlap, so a run goes at the encoder's speed:
 
-1. a reader thread parses and chunks documents and builds their payloads (with content hashes);
+1. a reader (a one-thread executor) parses and chunks documents and builds their payloads (with
+   content hashes), a bounded number of batches ahead of the encoder;
 2. the calling thread asks the store which chunks it already holds unchanged, and embeds only the
    others (torch releases the GIL while it computes, so the other stages proceed meanwhile);
-3. a writer thread computes BM25 terms, writes the points (acknowledged) and then deletes the
-   document's stale chunks (the threads are in :mod:`patent_rag._ingest_pipeline`).
+3. a writer (a one-thread executor, so writes land in order) computes BM25 terms, writes the points
+   (acknowledged) and then deletes the document's stale chunks.
+
+Memory stays bounded: the caller keeps at most a few batches read ahead and a few writes in
+flight, and waits for the oldest before handing over more, so a slow stage holds the others back
+instead of piling work up. A failure in any stage stops the run and is re-raised in the caller's
+thread; the write in progress is always allowed to finish before the caller returns (the store may
+be closed next), and the writes queued behind it are dropped.
 
 Why this survives ``kill -9`` at any moment: point ids are derived from (publication number,
 section, ordinal), so a rerun overwrites rather than duplicates; a document's new chunks are
@@ -25,31 +32,39 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from patent_rag._ingest_pipeline import run_pipeline
+import numpy as np
+
 from patent_rag.documents.chunking import Chunker
-from patent_rag.documents.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
+from patent_rag.documents.parsers import DEFAULT_MAX_DOCUMENT_BYTES, check_inputs, parse_files
 from patent_rag.documents.parsers.base import ParseReport
 from patent_rag.documents.parsers.tabular import CsvMapping
 from patent_rag.documents.record import PatentDocument
 from patent_rag.encoding.encoder import Encoder
-from patent_rag.stores.base import IndexInfo, Store, open_or_create
+from patent_rag.stores.base import IndexInfo, Store, StoredPoint, check_dense, open_or_create
+from patent_rag.stores.layout import build_payload, point_id
 
 __all__ = ["IngestProgress", "IngestSummary", "NullProgress", "ingest", "ingest_documents"]
 
 logger = logging.getLogger(__name__)
 
+_READ_AHEAD = 4  # batches parsed ahead of the encoder
+_WRITES_IN_FLIGHT = 4  # embedded batches handed to the writer and not yet written
+_CHECKPOINT_SECONDS = 30.0  # the writer flushes the store at least this often
+_EXAMPLES = 5  # repeated publication numbers named in the summary
+
 
 class IngestProgress(Protocol):
-    """What a progress display receives; every method is called from pipeline threads."""
+    """What a progress display receives; ``advance`` is called from the writer's thread."""
 
     def start(self, *, total_bytes: int) -> None: ...
     def advance(self, *, documents: int, chunks: int, unchanged: int, bytes_done: int) -> None: ...
@@ -122,7 +137,8 @@ def ingest(
 
     The files are checked first (they exist, their format is known), then the store is opened
     (created if missing) and its fingerprint compared with the encoder's: a mismatch is refused
-    before anything is parsed, embedded or written. Progress advances by bytes per finished file.
+    before anything is parsed, embedded or written. Each file is read once. Progress advances by
+    bytes per finished file.
 
     Example:
         >>> encoder = Encoder("all-minilm-l6-v2")  # doctest: +SKIP
@@ -130,19 +146,30 @@ def ingest(
         3
     """
     report = report if report is not None else ParseReport()
-    files = [Path(path) for path in paths]
-    # Checks every file and reads none; its own report, so nothing it notes is counted twice.
-    parse = functools.partial(
-        parse_files, format=format, csv_mapping=csv_mapping, max_document_bytes=max_document_bytes
-    )
-    parse(files, report=ParseReport())
-    sizes = [path.stat().st_size for path in files]
-    done = [0]
+    files = check_inputs(paths, format=format, max_document_bytes=max_document_bytes)
+    # One parse per file, so progress can count the bytes of each finished file. parse_files
+    # detects the file's format now (a CSV file without a mapping raises here, before the store
+    # opens) and reads its documents only when iterated.
+    streams = [
+        (
+            parse_files(
+                [path],
+                format=format,
+                csv_mapping=csv_mapping,
+                report=report,
+                max_document_bytes=max_document_bytes,
+            ),
+            path.stat().st_size,
+        )
+        for path in files
+    ]
+    done = 0
 
     def documents() -> Iterator[PatentDocument]:
-        for path, size in zip(files, sizes, strict=True):
-            yield from parse([path], report=report)
-            done[0] += size
+        nonlocal done
+        for stream, size in streams:
+            yield from stream
+            done += size
 
     return ingest_documents(
         documents(),
@@ -153,8 +180,8 @@ def ingest(
         progress=progress,
         optimize=optimize,
         report=report,
-        total_bytes=sum(sizes),
-        position=lambda: done[0],
+        total_bytes=sum(size for _, size in streams),
+        position=lambda: done,
     )
 
 
@@ -184,7 +211,7 @@ def ingest_documents(
     open_or_create(store, fingerprint=encoder.fingerprint)
     chunker = chunker or Chunker.for_encoder(encoder)
     progress.start(total_bytes=total_bytes)
-    counts = run_pipeline(
+    counts = _run(
         documents,
         store=store,
         encoder=encoder,
@@ -223,3 +250,221 @@ def ingest_documents(
         summary.seconds,
     )
     return summary
+
+
+@dataclass
+class _Counts:
+    """What a run did; updated in the caller's thread only."""
+
+    documents: int = 0
+    documents_written: int = 0
+    documents_unchanged: int = 0
+    chunks_written: int = 0
+    chunks_unchanged: int = 0
+    stale_deleted: int = 0
+    duplicates: int = 0
+    duplicate_numbers: list[str] = field(default_factory=list)  # the first few, for the summary
+
+
+@dataclass
+class _Doc:
+    doc: PatentDocument
+    points: dict[str, tuple[str, dict[str, Any]]]  # id -> (text, payload)
+
+
+_Batch = tuple[list[_Doc], int]  # documents, and the input's position after them
+
+
+@dataclass
+class _Job:
+    points: list[StoredPoint]
+    texts: list[str]
+    stale: list[str]
+    documents: int
+    unchanged: int
+    bytes_done: int
+
+
+def _run(
+    documents: Iterable[PatentDocument],
+    *,
+    store: Store,
+    encoder: Encoder,
+    chunker: Chunker,
+    window: int,
+    progress: IngestProgress,
+    position: Callable[[], int],
+) -> _Counts:
+    """Read, embed and write every document; return the counts once all writes are done."""
+    counts = _Counts()
+    seen: set[str] = set()
+    batches = _batches(documents, chunker, window, position)
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patent-rag-reader")
+    writer = _Writer(store, progress, counts)
+    try:
+        for batch, bytes_done in _read_ahead(batches, reader):
+            numbers = [entry.doc.publication_number for entry in batch]
+            repeated = _repeated(numbers, seen)
+            if repeated:
+                # The same patent twice in one run: let the writer catch up so the stored state we
+                # compare against includes the earlier copy (the later copy wins).
+                counts.duplicates += len(repeated)
+                for number in repeated:
+                    if len(counts.duplicate_numbers) < _EXAMPLES and number not in counts.duplicate_numbers:
+                        counts.duplicate_numbers.append(number)
+                writer.drain()
+                batch = _dedupe_keep_last(batch)
+            writer.submit(_embed(batch, numbers, store, encoder, counts, bytes_done))
+        writer.drain()
+    finally:
+        writer.close()
+        reader.shutdown(wait=True, cancel_futures=True)
+    return counts
+
+
+def _batches(
+    documents: Iterable[PatentDocument],
+    chunker: Chunker,
+    window: int,
+    position: Callable[[], int],
+) -> Iterator[_Batch]:
+    """Documents chunked and with payloads, in batches of at least ``window`` chunks (the last
+    one possibly empty, so that the final position is reported), each with the input position."""
+    batch: list[_Doc] = []
+    size = 0
+    for doc in documents:
+        points = {
+            point_id(doc.publication_number, chunk.section, chunk.ordinal): (
+                chunk.text,
+                build_payload(doc, chunk),
+            )
+            for chunk in chunker.chunk(doc)
+        }
+        batch.append(_Doc(doc, points))
+        size += len(points)
+        if size >= window:
+            yield batch, position()
+            batch, size = [], 0
+    yield batch, position()
+
+
+def _read_ahead(batches: Iterator[_Batch], reader: ThreadPoolExecutor) -> Iterator[_Batch]:
+    """``batches`` computed on ``reader``, up to ``_READ_AHEAD`` ahead of the consumer.
+
+    ``reader`` has one thread, so the iterator is only ever advanced by one call at a time, in
+    order. A failure in it is raised here, when its turn comes.
+    """
+    pending = deque(reader.submit(next, batches, None) for _ in range(_READ_AHEAD))
+    while (batch := pending.popleft().result()) is not None:
+        pending.append(reader.submit(next, batches, None))
+        yield batch
+
+
+def _embed(
+    batch: list[_Doc], numbers: list[str], store: Store, encoder: Encoder, counts: _Counts, bytes_done: int
+) -> _Job:
+    """The batch's new and changed chunks, embedded, and its stale chunks: the writer's job."""
+    stored = store.existing_hashes(sorted(set(numbers)))
+    points: list[tuple[str, str, dict[str, Any]]] = []
+    stale: list[str] = []
+    unchanged = 0
+    for entry in batch:
+        have = stored.get(entry.doc.publication_number, {})
+        changed = [
+            (pid, text, payload)
+            for pid, (text, payload) in entry.points.items()
+            if have.get(pid) != payload["content_hash"]
+        ]
+        old = [pid for pid in have if pid not in entry.points]
+        if not changed and not old:
+            unchanged += 1
+        points.extend(changed)
+        stale.extend(old)
+        counts.chunks_unchanged += len(entry.points) - len(changed)
+    texts = [text for _, text, _ in points]
+    vectors = encoder.encode_documents(texts) if texts else np.empty((0, encoder.dim), np.float32)
+    check_dense(vectors, dim=encoder.dim, ids=[pid for pid, _, _ in points])
+    stored_points = [
+        StoredPoint(pid, vector, None, payload)
+        for (pid, _, payload), vector in zip(points, vectors, strict=True)
+    ]
+    counts.documents += len(batch)
+    counts.documents_unchanged += unchanged
+    counts.documents_written += len(batch) - unchanged
+    return _Job(stored_points, texts, stale, len(batch), unchanged, bytes_done)
+
+
+def _repeated(numbers: list[str], seen: set[str]) -> list[str]:
+    """Each number met before (in ``seen``, or earlier in ``numbers``), once per repeat; all join ``seen``."""
+    repeated = []
+    for number in numbers:
+        if number in seen:
+            repeated.append(number)
+        seen.add(number)
+    return repeated
+
+
+def _dedupe_keep_last(batch: list[_Doc]) -> list[_Doc]:
+    last = {entry.doc.publication_number: entry for entry in batch}
+    return list(last.values())
+
+
+class _Writer:
+    """BM25 terms, acknowledged writes, then stale deletions, on one thread so writes land in
+    order; at most ``_WRITES_IN_FLIGHT`` jobs wait for it. Flushes the store at checkpoints.
+
+    Every method but ``_write`` runs in the caller's thread, which also collects the counts.
+    """
+
+    def __init__(self, store: Store, progress: IngestProgress, counts: _Counts) -> None:
+        self.store, self.progress, self.counts = store, progress, counts
+        self.bm25 = store.bm25
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patent-rag-writer")
+        self.pending: deque[Future[tuple[int, int]]] = deque()
+        self.stopped = threading.Event()  # after a failure, the jobs queued behind it are skipped
+        self.last_flush = time.monotonic()
+
+    def submit(self, job: _Job) -> None:
+        """Hand ``job`` over once fewer than ``_WRITES_IN_FLIGHT`` wait; raise a write's failure."""
+        while self.pending and (self.pending[0].done() or len(self.pending) >= _WRITES_IN_FLIGHT):
+            self._collect()
+        self.pending.append(self.pool.submit(self._write, job))
+
+    def drain(self) -> None:
+        """Wait until every job handed over is written; raise a write's failure."""
+        while self.pending:
+            self._collect()
+
+    def close(self) -> None:
+        """Let the write in progress finish (the store may be closed next); drop those queued."""
+        self.stopped.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self) -> None:
+        written, deleted = self.pending.popleft().result()
+        self.counts.chunks_written += written
+        self.counts.stale_deleted += deleted
+
+    def _write(self, job: _Job) -> tuple[int, int]:
+        if self.stopped.is_set():
+            return 0, 0
+        try:
+            if job.points:
+                sparse = self.bm25.embed_documents(job.texts)
+                points = zip(job.points, sparse, strict=True)
+                self.store.upsert([StoredPoint(p.id, p.dense, s, p.payload) for p, s in points])
+            if job.stale:  # only after the replacements are stored: see the module docstring
+                self.store.delete_points(job.stale)
+            self.progress.advance(
+                documents=job.documents,
+                chunks=len(job.points),
+                unchanged=job.unchanged,
+                bytes_done=job.bytes_done,
+            )
+            if time.monotonic() - self.last_flush > _CHECKPOINT_SECONDS:
+                self.store.flush()
+                self.last_flush = time.monotonic()
+        except BaseException:
+            self.stopped.set()
+            raise
+        return len(job.points), len(job.stale)

@@ -24,7 +24,7 @@ from patent_rag.errors import FingerprintMismatchError, ParseError
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
 from patent_rag.stores.base import GroupBy, IndexMetadata
-from patent_rag.stores.layout import ID_SCHEME, build_payload, point_id
+from patent_rag.stores.layout import build_payload, point_id
 
 
 class CountingEncoder:
@@ -57,14 +57,10 @@ def _doc(n: int, claims: int = 1, abstract: str | None = None, **fields: Any) ->
 DOCS = [_doc(0), _doc(1, claims=2), _doc(2, family_id="FAM2")]
 
 
-def expected_hashes(
-    docs: list[PatentDocument], chunker: Chunker, *, scheme: int = ID_SCHEME
-) -> dict[str, dict[str, str]]:
+def expected_hashes(docs: list[PatentDocument], chunker: Chunker) -> dict[str, dict[str, str]]:
     return {
         d.publication_number: {
-            point_id(d.publication_number, c.section, c.ordinal, scheme=scheme): build_payload(d, c)[
-                "content_hash"
-            ]
+            point_id(d.publication_number, c.section, c.ordinal): build_payload(d, c)["content_hash"]
             for c in chunker.chunk(d)
         }
         for d in docs

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from patent_rag.cli import safe_text, terminal_safe
 from patent_rag.cli.parse import print_summary
-from patent_rag.documents.parsers import parse_files
+from patent_rag.documents.parsers import check_inputs
 from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.encoding.encoder import Encoder, Precision
 from patent_rag.ingest import IngestProgress, IngestSummary, ingest
@@ -111,7 +111,7 @@ def run_ingest(
     Example:
         >>> run_ingest(["grants.xml"], index="my-index", console=Console(stderr=True))  # doctest: +SKIP
     """
-    parse_files(files, report=ParseReport(), max_document_bytes=max_document_bytes)  # checks, reads none
+    check_inputs(files, max_document_bytes=max_document_bytes)  # reads nothing: ingest reads each file once
     store = open_store(index, api_key_env=api_key_env)
     report = ParseReport()
     try:
