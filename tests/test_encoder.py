@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -268,3 +269,40 @@ def test_placeholder_empty_prompts_do_not_override_the_table(tiny_patembed_dir: 
     (model_dir / "config_sentence_transformers.json").write_text(json.dumps(config))
     encoder = Encoder(patembed_profile(model_dir), precision="fp32")
     assert encoder.prompts().query == "encode query for mixed document retrieval: "
+
+
+def test_precision_is_picked_from_explicit_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import patent_rag.encoding.encoder as encoder_module
+
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    calls: list[str] = []
+
+    def probe(*, precision: str) -> np.ndarray:
+        calls.append(precision)
+        return vectors if precision == "fp32" else drifted
+
+    pick = encoder_module._pick_precision
+    monkeypatch.setattr(encoder_module, "_native_bf16", lambda device: device == "native")
+    drifted = vectors
+    assert pick("fp32", "native", probe, model_name="m") == "fp32"
+    assert pick("bf16", "native", probe, model_name="m") == "bf16"
+    assert pick("auto", "cpu", probe, model_name="m") == "fp32"
+    assert calls == []  # no probe unless auto precision on native bf16 hardware
+    assert pick("auto", "native", probe, model_name="m") == "bf16"
+    drifted = np.array([[1.0, 0.1], [0.0, 1.0]], dtype=np.float32)  # cosine 0.995 on the first row
+    assert pick("auto", "native", probe, model_name="m") == "fp32"
+    assert calls == ["fp32", "bf16", "fp32", "bf16"]
+
+
+def test_a_bad_precision_is_refused_before_the_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import patent_rag.encoding.encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "_load", lambda *args, **kwargs: pytest.fail("loaded"))
+    with pytest.raises(ConfigurationError, match=r"precision must be 'auto', 'fp32' or 'bf16', got 'fp16'"):
+        Encoder("all-minilm-l6-v2", precision="fp16")  # type: ignore[arg-type]
+
+
+def test_auto_precision_probe_leaves_no_trace(minilm_encoder: Encoder) -> None:
+    auto = Encoder("all-minilm-l6-v2")
+    assert auto.truncated_inputs == 0
+    assert auto.fingerprint == dataclasses.replace(minilm_encoder.fingerprint, precision=auto.precision)

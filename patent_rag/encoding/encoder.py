@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -80,54 +81,61 @@ class Encoder:
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = _pick_device(device)
-        directory = _directory(model)
-        loaded: SentenceTransformer | None = None
-        if directory is not None:
-            # A folder is loaded once: its profile is read from the loaded model and the folder's files.
-            self.model_dir = model_dir_at(model_path if model_path is not None else directory)
-            loaded = _load(self.model_dir, self.device, trust_remote_code=False)
-            base = profile_for_dir(directory, self.model_dir, _facts(loaded))
-        else:
-            base = model if isinstance(model, ModelProfile) else get_profile(model)
-            self.model_dir = resolve_model_dir(base, model_path=model_path)
-        self.profile = apply_model_prompts(
-            base,
-            read_model_prompts(self.model_dir, default_task=base.default_task),
-            where=self.model_dir,
-            document_task=document_task,
+        if precision not in get_args(Precision):
+            choices = [repr(value) for value in get_args(Precision)]
+            raise ConfigurationError(
+                f"precision must be {', '.join(choices[:-1])} or {choices[-1]}, got {precision!r}"
+            )
+        # Each step computes its result from explicit inputs; the encoder is assigned once, at the end.
+        picked_device = _pick_device(device)
+        model_dir, profile, loaded = _open(model, model_path, picked_device, document_task)
+        task = document_task or profile.default_task
+        document_prompt = profile.prompts(task).document
+        pooling, has_normalize = _verify_recipe(loaded, profile, model_dir)
+        normalize_out = profile.normalize and not has_normalize  # only when the model lacks the module
+        probe = functools.partial(
+            _embed,
+            loaded,
+            list(_PROBES),
+            prompt=document_prompt,
+            batch_size=batch_size,
+            normalize=normalize_out,
+            device=picked_device,
         )
-        self.document_task = document_task or self.profile.default_task
-        self.document_prompt = self.profile.prompts(self.document_task).document
+        chosen = _pick_precision(precision, picked_device, probe, model_name=profile.name)
+        counter = _token_counter(loaded)
+
+        self.device = picked_device
+        self.model_dir = model_dir
+        self.profile = profile
+        self.document_task = task
+        self.document_prompt = document_prompt
         self.batch_size = batch_size
-        if loaded is None:
-            loaded = _load(self.model_dir, self.device, trust_remote_code=self.profile.trust_remote_code)
-        self._model = loaded
-        self._model.max_seq_length = self.profile.max_seq_length
-        self._normalize_out, pooling = self._verify_recipe()
-        self._counter = _token_counter(self._model)
+        self.precision: Literal["fp32", "bf16"] = chosen
         self.truncated_inputs = 0
-        self.precision: Literal["fp32", "bf16"] = self._choose_precision(precision)
         self.fingerprint = Fingerprint(
-            model_id=self.profile.model_id,
-            revision=weights_digest(self.model_dir),
+            model_id=profile.model_id,
+            revision=weights_digest(model_dir),
             pooling=pooling,
-            dim=self.profile.dim,
-            normalize=self.profile.normalize or self._has_normalize,
-            document_prompt=self.document_prompt,
-            max_seq_length=self.profile.max_seq_length,
-            precision=self.precision,
+            dim=profile.dim,
+            normalize=profile.normalize or has_normalize,
+            document_prompt=document_prompt,
+            max_seq_length=profile.max_seq_length,
+            precision=chosen,
         )
+        self._model = loaded
+        self._normalize_out = normalize_out
+        self._counter = counter
         logger.info(
             "loaded %s from %s on %s (%s); task %r: query prompt %r; document task %r: document prompt %r",
-            self.profile.name,
-            self.model_dir,
-            self.device,
-            self.precision,
-            self.profile.default_task,
-            self.profile.prompts().query,
-            self.document_task,
-            self.document_prompt,
+            profile.name,
+            model_dir,
+            picked_device,
+            chosen,
+            profile.default_task,
+            profile.prompts().query,
+            task,
+            document_prompt,
         )
 
     def __repr__(self) -> str:
@@ -191,18 +199,15 @@ class Encoder:
         if not batch:
             return np.empty((0, self.dim), dtype=np.float32)
         self._count_truncated(batch, prompt)
-        with self._precision_context():
-            vectors = self._model.encode(
-                batch,
-                prompt=prompt or None,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=self._normalize_out,
-                show_progress_bar=False,
-            )
-        vectors = np.asarray(vectors, dtype=np.float32)
-        _check_vectors(vectors)
-        return vectors
+        return _embed(
+            self._model,
+            batch,
+            prompt=prompt,
+            batch_size=self.batch_size,
+            normalize=self._normalize_out,
+            device=self.device,
+            precision=self.precision,
+        )
 
     def _count_truncated(self, batch: list[str], prompt: str) -> None:
         lengths = [len(e.ids) for e in self._counter.encode_batch([prompt + t for t in batch])]
@@ -220,65 +225,125 @@ class Encoder:
                 lengths[over[0]],
             )
 
-    def _verify_recipe(self) -> tuple[bool, str]:
-        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
-        modules = list(self._model)
-        self._has_normalize = any(isinstance(m, Normalize) for m in modules)
-        pooling_modules = [m for m in modules if isinstance(m, Pooling)]
-        actual = _pooling_name(pooling_modules[0]) if pooling_modules else "none"
-        if actual != self.profile.pooling:
-            raise ConfigurationError(
-                f"model files at {self.model_dir} use {actual!r} pooling but profile {self.profile.name!r} "
-                f"says {self.profile.pooling!r}; use the profile that matches these weights "
-                "(e.g. PatentSBERTa is CLS, PatentSBERTa_V2 is mean) or register your own"
-            )
-        dim = self._model.get_embedding_dimension()
-        if dim != self.profile.dim:
-            raise ConfigurationError(
-                f"model files at {self.model_dir} produce {dim}-dim vectors but profile "
-                f"{self.profile.name!r} says {self.profile.dim}"
-            )
-        # Normalize in encode() only when the profile wants it and the model lacks the module.
-        return self.profile.normalize and not self._has_normalize, actual
+def _open(
+    model: str | ModelProfile,
+    model_path: str | os.PathLike[str] | None,
+    device: str,
+    document_task: str | None,
+) -> tuple[Path, ModelProfile, SentenceTransformer]:
+    """The model's folder, its profile (with the prompts its files carry) and the loaded model.
 
-    def _choose_precision(self, requested: Precision) -> Literal["fp32", "bf16"]:
-        if requested == "fp32":
-            return "fp32"
-        if requested == "bf16":
-            if not _native_bf16(self.device):
-                logger.warning(
-                    "bf16 requested on %s without native bf16 support: expect it to be slow", self.device
-                )
-            return "bf16"
-        if requested != "auto":
-            raise ConfigurationError(f"precision must be 'auto', 'fp32' or 'bf16', got {requested!r}")
-        if not _native_bf16(self.device):
-            return "fp32"
-        self.precision = "fp32"
-        reference = self._encode(list(_PROBES), self.document_prompt)
-        self.precision = "bf16"
-        candidate = self._encode(list(_PROBES), self.document_prompt)
-        self.truncated_inputs = 0
-        cosine = float(np.min(_cosine(reference, candidate)))
-        if cosine < _FAITHFUL_COSINE:
-            logger.info(
-                "bf16 is not faithful for %s (min cosine %.5f): using fp32", self.profile.name, cosine
-            )
-            return "fp32"
+    A folder is loaded once: its profile is read from the loaded model and the folder's files. A
+    profile's weights are loaded after its prompts are read, so a bad prompt table costs no load.
+    """
+    directory = _directory(model)
+    loaded: SentenceTransformer | None = None
+    if directory is not None:
+        model_dir = model_dir_at(model_path if model_path is not None else directory)
+        loaded = _load(model_dir, device, trust_remote_code=False)
+        base = profile_for_dir(directory, model_dir, _facts(loaded))
+    else:
+        base = model if isinstance(model, ModelProfile) else get_profile(model)
+        model_dir = resolve_model_dir(base, model_path=model_path)
+    profile = apply_model_prompts(
+        base,
+        read_model_prompts(model_dir, default_task=base.default_task),
+        where=model_dir,
+        document_task=document_task,
+    )
+    if loaded is None:
+        loaded = _load(model_dir, device, trust_remote_code=profile.trust_remote_code)
+    loaded.max_seq_length = profile.max_seq_length
+    return model_dir, profile, loaded
+
+
+def _verify_recipe(model: SentenceTransformer, profile: ModelProfile, model_dir: Path) -> tuple[str, bool]:
+    """The loaded model's pooling and whether it ends in a Normalize module, once checked against
+    the profile.
+
+    Raises:
+        ConfigurationError: the pooling or the dim of the files differs from the profile's.
+    """
+    facts = _facts(model)
+    if facts.pooling != profile.pooling:
+        raise ConfigurationError(
+            f"model files at {model_dir} use {facts.pooling!r} pooling but profile {profile.name!r} "
+            f"says {profile.pooling!r}; use the profile that matches these weights "
+            "(e.g. PatentSBERTa is CLS, PatentSBERTa_V2 is mean) or register your own"
+        )
+    dim = model.get_embedding_dimension()
+    if dim != profile.dim:
+        raise ConfigurationError(
+            f"model files at {model_dir} produce {dim}-dim vectors but profile "
+            f"{profile.name!r} says {profile.dim}"
+        )
+    return facts.pooling, facts.normalize
+
+
+def _pick_precision(
+    requested: Precision,
+    device: str,
+    probe: Callable[..., np.ndarray],
+    *,
+    model_name: str,
+) -> Literal["fp32", "bf16"]:
+    """The precision to encode in: ``requested``, or for ``"auto"`` bf16 where ``device`` runs it
+    natively and ``probe`` (the probe texts' vectors, called with ``precision=``) stays faithful
+    to fp32."""
+    if requested == "fp32":
+        return "fp32"
+    if requested == "bf16":
+        if not _native_bf16(device):
+            logger.warning("bf16 requested on %s without native bf16 support: expect it to be slow", device)
         return "bf16"
+    if not _native_bf16(device):
+        return "fp32"
+    reference = probe(precision="fp32")
+    candidate = probe(precision="bf16")
+    cosine = float(np.min(_cosine(reference, candidate)))
+    if cosine < _FAITHFUL_COSINE:
+        logger.info("bf16 is not faithful for %s (min cosine %.5f): using fp32", model_name, cosine)
+        return "fp32"
+    return "bf16"
 
-    @contextlib.contextmanager
-    def _precision_context(self) -> Iterator[None]:
-        if getattr(self, "precision", "fp32") != "bf16":
-            yield
-            return
-        import torch
 
-        # Autocast keeps layer norms and softmax in fp32: as fast as casting the weights here
-        # and closer to fp32 (measured mean cosine 0.99998 vs 0.99995 on MiniLM).
-        with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16):
-            yield
+def _embed(
+    model: SentenceTransformer,
+    texts: list[str],
+    *,
+    prompt: str,
+    batch_size: int,
+    normalize: bool,
+    device: str,
+    precision: Literal["fp32", "bf16"] = "fp32",
+) -> np.ndarray:
+    """Vectors of non-empty ``texts``, float32, checked finite and non-zero."""
+    with _autocast(precision, device):
+        vectors = model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=normalize,
+            show_progress_bar=False,
+        )
+    vectors = np.asarray(vectors, dtype=np.float32)
+    _check_vectors(vectors)
+    return vectors
+
+
+@contextlib.contextmanager
+def _autocast(precision: Literal["fp32", "bf16"], device: str) -> Iterator[None]:
+    if precision != "bf16":
+        yield
+        return
+    import torch
+
+    # Autocast keeps layer norms and softmax in fp32: as fast as casting the weights, and closer to
+    # the fp32 vectors (see docs/benchmarks.md).
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
+        yield
 
 
 def _directory(model: str | ModelProfile) -> str | None:
