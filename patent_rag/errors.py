@@ -19,6 +19,7 @@ Every error the library raises on purpose derives from :class:`PatentRagError`, 
     │   ├── IndexExistsError
     │   ├── IndexLockedError          another process holds an embedded index
     │   ├── IndexCorruptError         the index's files are damaged or disagree; says how to rebuild
+    │   ├── IndexOutdatedError        built by an earlier patent_rag with another layout; says how to rebuild
     │   ├── InvalidVectorError        refused before writing (NaN, inf, zero, wrong dim)
     │   └── BackendUnavailableError   server unreachable, timeout, auth failure
     ├── FingerprintMismatchError      encoder and index disagree; names both sides
@@ -38,6 +39,7 @@ __all__ = [
     "IndexExistsError",
     "IndexLockedError",
     "IndexNotFoundError",
+    "IndexOutdatedError",
     "InvalidVectorError",
     "LLMError",
     "ModelUnavailableError",
@@ -141,6 +143,10 @@ class IndexLockedError(StoreError):
 
 class IndexCorruptError(StoreError):
     """The index's files are damaged or disagree (a part missing or truncated); it must be rebuilt."""
+
+
+class IndexOutdatedError(StoreError):
+    """The index was built by an earlier patent_rag whose layout this one does not read; rebuild it."""
 
 
 class InvalidVectorError(StoreError):

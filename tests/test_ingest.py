@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,11 +21,11 @@ from patent_rag.documents import Claim, PatentDocument
 from patent_rag.documents.chunking import Chunker
 from patent_rag.documents.parsers import ParseReport
 from patent_rag.encoding.fingerprint import Fingerprint
-from patent_rag.errors import FingerprintMismatchError, ParseError
+from patent_rag.errors import FingerprintMismatchError, IndexOutdatedError, ParseError
 from patent_rag.ingest import IngestSummary, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
-from patent_rag.stores.base import GroupBy, IndexMetadata
-from patent_rag.stores.layout import build_payload, point_id
+from patent_rag.stores.base import IndexMetadata
+from patent_rag.stores.layout import LAYOUT_VERSION, build_payload, point_id
 
 
 class CountingEncoder:
@@ -110,44 +111,38 @@ def test_reingest_is_idempotent_and_embeds_nothing(store: Store, encoder: Counti
 
 
 @pytest.mark.parametrize("where", ["edge", "local"])
-def test_an_index_from_before_id_scheme_2_keeps_its_ids(
+def test_an_index_from_an_earlier_layout_is_refused_with_how_to_rebuild(
     tmp_path: Path, encoder: CountingEncoder, where: str
 ) -> None:
-    """Metadata without ``id_scheme`` is scheme 1: ingestion keeps writing uuid5 ids (re-ingesting
-    embeds nothing), and Edge groups it by the payload's publication number, as a new index is."""
+    """An index written with an earlier layout (uuid5 point ids, Edge shards without the integer
+    filter fields...) is refused on opening with the way to rebuild it; ingesting into it embeds
+    nothing."""
     location = str(tmp_path / "old") if where == "edge" else f"qdrant-local:{tmp_path / 'old'}"
     written = IndexMetadata.to_dict
-    with pytest.MonkeyPatch.context() as patch:  # metadata as written before id schemes
-        patch.setattr(
-            IndexMetadata,
-            "to_dict",
-            lambda self: {k: v for k, v in written(self).items() if k != "id_scheme"},
-        )
+    with pytest.MonkeyPatch.context() as patch:  # metadata as the first layout wrote it
+        patch.setattr(IndexMetadata, "to_dict", lambda self: {**written(self), "layout_version": 1})
         old = open_store(location)
         old.create(fingerprint=encoder.fingerprint)
         old.close()
+    command = r"`patent-rag ingest FILES --index "
+    rebuild = (
+        rf"rebuild it: {command}NEW_DIR` into a new folder, or delete \S+ and ingest again"
+        if where == "edge"
+        else rf"rebuild it: {command}qdrant-local:\S+#NEW_NAME` into a new collection, or delete this one "
+        r"and ingest again"
+    )
+    message = (
+        rf"^{re.escape(old.location)} was built by an earlier version of patent_rag \(index layout 1; this "
+        rf"version reads layout {LAYOUT_VERSION} only\); {rebuild}$"
+    )
     old = open_store(location)
-    assert old.open().fingerprint == encoder.fingerprint and old.metadata.id_scheme == 1
-    ingest_documents(DOCS, store=old, encoder=encoder)  # type: ignore[arg-type]
-    embedded = len(encoder.texts)
-    assert ingest_documents(DOCS, store=old, encoder=encoder).chunks_written == 0  # type: ignore[arg-type]
-    assert len(encoder.texts) == embedded
-    chunker = Chunker.for_encoder(encoder)
-    numbers = [d.publication_number for d in DOCS]
-    assert old.existing_hashes(numbers) == expected_hashes(DOCS, chunker, scheme=1)
-    new = open_store(str(tmp_path / "new"))
-    ingest_documents(DOCS, store=new, encoder=encoder)  # type: ignore[arg-type]
-    assert new.existing_hashes(numbers) == expected_hashes(DOCS, chunker)
-    query = encoder.encode_query("transmit power of a wireless device")
-
-    def ranking(store: Store, group_by: GroupBy) -> list[tuple[str, list[int]]]:
-        groups = store.search_groups(dense=query, limit=3, group_by=group_by)
-        return [(g.key, [h.payload["ordinal"] for h in g.hits]) for g in groups]
-
-    for group_by in get_args(GroupBy):
-        assert ranking(old, group_by) == ranking(new, group_by) and len(ranking(new, group_by)) == 3
+    with pytest.raises(IndexOutdatedError, match=message):
+        old.open()
+    assert not old.is_open
+    with pytest.raises(IndexOutdatedError, match=message):
+        ingest_documents(DOCS, store=old, encoder=encoder)  # type: ignore[arg-type]
+    assert encoder.texts == []
     old.close()
-    new.close()
 
 
 def test_changed_document_replaces_its_chunks(store: Store, encoder: CountingEncoder) -> None:

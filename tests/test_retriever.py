@@ -26,7 +26,8 @@ from patent_rag.search.hits import PatentHit
 from patent_rag.search.query import cutoff_filter, merge_filters
 from patent_rag.search.ranking import fuse_rankings
 from patent_rag.stores import EdgeStore, SearchFilter, open_store
-from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint, group_hits, payload_key
+from patent_rag.stores._shared import group_hits, payload_key
+from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint
 from patent_rag.stores.layout import build_payload, point_id
 from patent_rag.stores.sparse import Bm25Encoder
 

@@ -9,16 +9,18 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 import pytest
@@ -36,20 +38,28 @@ from patent_rag.errors import (
     IndexExistsError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexOutdatedError,
     InvalidVectorError,
     StoreError,
 )
 from patent_rag.stores import DateRange, EdgeStore, SearchFilter, Store, StoredPoint, open_store
-from patent_rag.stores.base import payload_key
+from patent_rag.stores._shared import payload_key
+from patent_rag.stores.base import IndexMetadata
 from patent_rag.stores.layout import (
+    LAYOUT_VERSION,
     POINT_NAMESPACE,
     build_payload,
     classification_prefixes,
     patent_key,
     point_id,
 )
+from patent_rag.stores.plan import plan_query
+from patent_rag.stores.qdrant import QdrantStore
+from patent_rag.stores.sparse import Bm25Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
+# The backends: the ``Store`` protocol and their own ``search`` of single chunks, which tests use.
+Backend = EdgeStore | QdrantStore
 FP = Fingerprint(
     model_id="test/tiny",
     revision="r1",
@@ -170,13 +180,13 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _location(request.param, tmp_path)
 
 
-def _open(location: str) -> Store:
+def _open(location: str) -> Backend:
     key_env = "QDRANT_API_KEY" if location.startswith("http") and os.environ.get("QDRANT_API_KEY") else None
-    return open_store(location, api_key_env=key_env)
+    return cast("Backend", open_store(location, api_key_env=key_env))
 
 
 @pytest.fixture
-def store(location: str) -> Store:
+def store(location: str) -> Iterator[Backend]:
     s = _open(location)
     s.create(fingerprint=FP)
     yield s
@@ -186,7 +196,7 @@ def store(location: str) -> Store:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """The corpus in each backend, shared by the read-only tests (creating an Edge index takes ~2 s:
     each payload index is persisted as it is created)."""
     location = _location(request.param, tmp_path_factory.mktemp("filled"))
@@ -206,10 +216,12 @@ def pubs(hits: list) -> set[str]:
 # -- lifecycle -------------------------------------------------------------------------------
 def test_create_open_describe_delete(location: str) -> None:
     store = _open(location)
-    assert not store.exists()
+    assert not store.exists() and not store.is_open
     with pytest.raises(IndexNotFoundError, match="no patent_rag index at"):
         store.open()
+    assert not store.is_open
     info = store.create(fingerprint=FP)
+    assert store.is_open
     assert (info.chunks, info.patents, info.fingerprint) == (0, 0, FP)
     with pytest.raises(IndexExistsError, match=r"an index already exists at .*pass overwrite=True"):
         store.create(fingerprint=FP)
@@ -218,15 +230,44 @@ def test_create_open_describe_delete(location: str) -> None:
     assert (info.chunks, info.patents, info.backend) == (12, 6, store.backend)
     if location != "qdrant-local::memory:":  # a memory collection ends with its client
         store.close()
+        assert not store.is_open
         store = _open(location)
-        assert store.open(fingerprint=FP).chunks == 12
+        assert store.open(fingerprint=FP).chunks == 12 and store.is_open
     assert store.create(fingerprint=FP, overwrite=True).chunks == 0
     store.delete_index()
-    assert not store.exists()
+    assert not store.exists() and not store.is_open
     store.close()
 
 
-def test_fingerprint_mismatch_names_both_sides(filled: Store) -> None:
+@pytest.mark.parametrize("kind", ["edge", "local-path"])
+@pytest.mark.parametrize("version", [LAYOUT_VERSION - 1, LAYOUT_VERSION + 1])
+def test_an_index_of_another_layout_is_refused(tmp_path: Path, kind: str, version: int) -> None:
+    """An earlier layout is refused with the way to rebuild it, a later one with the way to read it."""
+    location = _location(kind, tmp_path)
+    written = IndexMetadata.to_dict
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(IndexMetadata, "to_dict", lambda self: {**written(self), "layout_version": version})
+        store = _open(location)
+        store.create(fingerprint=FP)
+        store.upsert(points_for(store))
+        store.close()
+    store = _open(location)
+    earlier = (
+        rf"was built by an earlier version of patent_rag \(index layout {version}; this version reads layout "
+        rf"{LAYOUT_VERSION} only\); rebuild it: `patent-rag ingest FILES --index "
+    )
+    later = (
+        rf"uses index layout {version}, made by a newer patent_rag; this one reads layout {LAYOUT_VERSION}\. "
+        r"Upgrade patent_rag to read it\.$"
+    )
+    error, message = (IndexOutdatedError, earlier) if version < LAYOUT_VERSION else (StoreError, later)
+    with pytest.raises(error, match=rf"^{re.escape(store.location)} {message}"):
+        store.open(fingerprint=FP)
+    assert not store.is_open
+    store.close()
+
+
+def test_fingerprint_mismatch_names_both_sides(filled: Backend) -> None:
     other = Fingerprint(**{**FP.as_dict(), "document_prompt": "passage: "})
     with pytest.raises(
         FingerprintMismatchError, match=r"document_prompt: encoder='passage: ' vs index='doc: '"
@@ -236,7 +277,7 @@ def test_fingerprint_mismatch_names_both_sides(filled: Store) -> None:
         filled.open(fingerprint=Fingerprint(**{**FP.as_dict(), "dim": 384}))
 
 
-def test_upsert_is_idempotent(store: Store) -> None:
+def test_upsert_is_idempotent(store: Backend) -> None:
     store.upsert(points_for(store))
     store.upsert(points_for(store))
     assert (store.describe().chunks, store.describe().patents) == (12, 6)
@@ -251,7 +292,7 @@ def test_upsert_is_idempotent(store: Store) -> None:
         (np.ones(7, np.float32), r"shape \(\d+, 7\); the index holds 8-dimensional vectors"),
     ],
 )
-def test_invalid_vectors_refused_before_writing(filled: Store, bad: np.ndarray, message: str) -> None:
+def test_invalid_vectors_refused_before_writing(filled: Backend, bad: np.ndarray, message: str) -> None:
     good = points_for(filled, [_doc(9)])
     if bad.shape == (7,):
         batch = [StoredPoint(p.id, bad, p.sparse, p.payload) for p in good]
@@ -262,16 +303,52 @@ def test_invalid_vectors_refused_before_writing(filled: Store, bad: np.ndarray, 
     assert filled.describe().chunks == 12  # nothing of the batch was written
 
 
-def test_search_refuses_wrong_dimension(filled: Store) -> None:
+def test_search_refuses_wrong_dimension(filled: Backend) -> None:
     with pytest.raises(InvalidVectorError, match="the index holds 8-dimensional vectors"):
         filled.search(dense=np.ones(384, np.float32))
 
 
-def test_search_argument_errors(filled: Store) -> None:
+def test_search_argument_errors(filled: Backend) -> None:
     with pytest.raises(StoreError, match="mode 'hybrid' needs query text"):
         filled.search(dense=vector_for("0" * 8), mode="hybrid")
     with pytest.raises(StoreError, match="unknown search mode 'sparse'; choose dense, bm25 or hybrid"):
         filled.search(text="x", mode="sparse")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="unknown fusion 'max'; choose rrf or dbsf"):
+        filled.search_groups(dense=vector_for("0" * 8), fusion="max")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="unknown grouping 'cpc'; choose publication_number or family"):
+        filled.search_groups(dense=vector_for("0" * 8), group_by="cpc")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="group_size must be at least 1, got 0"):
+        filled.search_groups(dense=vector_for("0" * 8), group_size=0)
+    with pytest.raises(StoreError, match="limit must be at least 1, got 0"):
+        filled.search_groups(dense=vector_for("0" * 8), limit=0)
+
+
+def test_a_query_is_planned_once_for_every_backend() -> None:
+    """The plan holds what every backend translates: the checked dense vector (float32 values), the
+    BM25 terms (none for stop words only: nothing can match), the compiled filter, the group field."""
+    bm25 = Bm25Encoder()
+    query = vector_for("0" * 8)
+    cutoff = SearchFilter(cpc=["H04W"], dates=[DateRange(before=date(2010, 1, 1))])
+    plan = plan_query(
+        dense=query.astype(np.float64),
+        text="wireless charging",
+        mode="hybrid",
+        search_filter=cutoff,
+        limit=5,
+        group_by="family",
+        candidates=40,
+        dim=8,
+        bm25=bm25,
+    )
+    assert plan.dense == tuple(query.tolist()) and plan.sparse == bm25.embed_query("wireless charging")
+    assert [c.key for c in plan.filter.must] == ["earliest_date", "cpc_prefixes"]
+    assert (plan.group_field, plan.group_size, plan.candidates, plan.fusion) == ("family_key", 3, 40, "rrf")
+    assert not plan.matches_nothing
+    stop_words = plan_query(text="the of and", mode="bm25", dim=8, bm25=bm25)
+    assert stop_words.matches_nothing and stop_words.dense is None and not stop_words.filter
+    assert plan_query(dense=query, text="x y", mode="dense", dim=8, bm25=bm25).sparse is None
+    with pytest.raises(InvalidVectorError, match="the index holds 8-dimensional vectors"):
+        plan_query(dense=np.ones(7), dim=8, bm25=bm25)
 
 
 def test_closed_store_says_so(location: str) -> None:
@@ -322,40 +399,12 @@ FILTER_CASES = [
 
 
 @pytest.mark.parametrize(("search_filter", "expected"), FILTER_CASES)
-def test_filters(filled: Store, search_filter: SearchFilter, expected: set[str]) -> None:
+def test_filters(filled: Backend, search_filter: SearchFilter, expected: set[str]) -> None:
     hits = filled.search(dense=vector_for("a" * 8), search_filter=search_filter, limit=100)
     assert pubs(hits) == expected
 
 
-@pytest.fixture(scope="module")
-def edge_before_twins(tmp_path_factory: pytest.TempPathFactory) -> EdgeStore:
-    """An Edge index as made before the integer twin fields (none written, none indexed), reopened."""
-    from patent_rag.stores import _edge_convert
-
-    path = tmp_path_factory.mktemp("before-twins") / "index"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_edge_convert, "TWINS", {})
-        old = EdgeStore(path=path)
-        old.create(fingerprint=FP)
-        old.upsert(points_for(old))
-        old.close()
-    store = EdgeStore(path=path)
-    store.open(fingerprint=FP)
-    yield store
-    store.close()
-
-
-@pytest.mark.parametrize(("search_filter", "expected"), FILTER_CASES)
-def test_edge_index_made_before_the_twins_filters_on_the_original_fields(
-    edge_before_twins: EdgeStore, search_filter: SearchFilter, expected: set[str]
-) -> None:
-    assert edge_before_twins._twins == {}
-    hits = edge_before_twins.search(dense=vector_for("a" * 8), search_filter=search_filter, limit=100)
-    assert pubs(hits) == expected
-    assert not {"cpc_prefix_ids", "earliest_day"} & set(hits[0].payload)
-
-
-def test_section_filter_and_fetch_order(filled: Store) -> None:
+def test_section_filter_and_fetch_order(filled: Backend) -> None:
     claims = filled.search(
         dense=vector_for("b" * 8), search_filter=SearchFilter(sections=["claim"]), limit=100
     )
@@ -370,7 +419,7 @@ def test_section_filter_and_fetch_order(filled: Store) -> None:
     ]
 
 
-def test_bm25_and_hybrid(filled: Store) -> None:
+def test_bm25_and_hybrid(filled: Backend) -> None:
     hits = filled.search(text="wireless charging battery", mode="bm25", limit=3)
     assert hits[0].publication_number == "EP2000000A1"
     assert filled.search(text="the of and", mode="bm25") == []  # only stop words
@@ -381,7 +430,7 @@ def test_bm25_and_hybrid(filled: Store) -> None:
     assert len(dbsf) == 2
 
 
-def test_groups_one_per_patent(filled: Store) -> None:
+def test_groups_one_per_patent(filled: Backend) -> None:
     groups = filled.search_groups(dense=vector_for("c" * 8), limit=4, group_size=2)
     assert len(groups) == 4 and len({g.key for g in groups}) == 4
     assert all(len(g.hits) == 2 and {h.publication_number for h in g.hits} == {g.key} for g in groups)
@@ -391,19 +440,19 @@ def test_groups_one_per_patent(filled: Store) -> None:
     assert "F1" in keys and len(keys) == 5  # F1 holds two patents; the rest are their own family
 
 
-def test_warm_works_on_an_empty_index(store: Store) -> None:
+def test_warm_works_on_an_empty_index(store: Backend) -> None:
     store.warm()
     assert store.search(dense=vector_for("d" * 8), limit=3) == []
 
 
-def test_warm_changes_no_result(filled: Store) -> None:
+def test_warm_changes_no_result(filled: Backend) -> None:
     query = vector_for("d" * 8)
     before = filled.search_groups(dense=query, limit=3, group_size=2)
     filled.warm()
     assert filled.search_groups(dense=query, limit=3, group_size=2) == before
 
 
-def test_groups_carry_full_payloads(filled: Store) -> None:
+def test_groups_carry_full_payloads(filled: Backend) -> None:
     """Edge ranks groups on the group key alone and reads the kept chunks' payloads afterwards."""
     groups = filled.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2)
     searched = {h.id: h for h in filled.search(dense=vector_for("c" * 8), limit=100)}
@@ -425,7 +474,7 @@ def test_edge_groups_drop_chunks_deleted_before_their_payloads_are_read(tmp_path
     store.close()
 
 
-def test_new_edge_shards_give_hnsw_links_to_the_cpc_prefixes_only(tmp_path: Path) -> None:
+def test_edge_shards_give_hnsw_links_to_the_cpc_prefixes_only(tmp_path: Path) -> None:
     """Links per value for every indexed field made every search slower; only CPC keeps them, and
     the thinner graph of float16 vectors is searched deeper."""
     from patent_rag.stores import _edge_convert
@@ -436,63 +485,32 @@ def test_new_edge_shards_give_hnsw_links_to_the_cpc_prefixes_only(tmp_path: Path
     assert {name for name, info in schema.items() if info.params.enable_hnsw is not False} == {
         "cpc_prefix_ids"
     }
-    assert store._search_params is not None and store._search_params.hnsw_ef == _edge_convert.HNSW_EF
     config = json.loads((tmp_path / "index" / "shard" / "edge_config.json").read_text())
     assert config["vectors"]["dense"]["datatype"] == "float16"
     store.close()
     store.open()
-    assert store._search_params is not None and store._search_params.hnsw_ef == _edge_convert.HNSW_EF
+    for mode in ("dense", "hybrid"):
+        plan = store._plan(dense=vector_for("c" * 8), text="wireless power", mode=mode)
+        request = _edge_convert.requests(plan)(10, False)
+        params = request.params if mode == "dense" else request.prefetches[0].params
+        assert params is not None and params.hnsw_ef == _edge_convert.HNSW_EF
     store.close()
 
 
-def test_edge_index_with_the_previous_shard_settings_still_opens(tmp_path: Path) -> None:
-    """Indexes created before the memory settings (default tiers, plain index types) open and search."""
-    import qdrant_edge as qe
-
-    from patent_rag.stores import _edge_convert
-
-    old_kinds = {
-        "keyword": qe.PayloadSchemaType.Keyword,
-        "datetime": qe.PayloadSchemaType.Datetime,
-        "integer": qe.PayloadSchemaType.Integer,
-    }
-
-    def old_config(dim: int) -> qe.EdgeConfig:
-        return qe.EdgeConfig(
-            vectors={"dense": qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_edge_convert, "shard_config", old_config)
-        patch.setattr(_edge_convert, "field_index", old_kinds.__getitem__)
-        old = EdgeStore(path=tmp_path / "index")
-        old.create(fingerprint=FP)
-        old.upsert(points_for(old))
-        old.optimize()
-        before = old.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2)
-        old.close()
-    reopened = EdgeStore(path=tmp_path / "index")
-    assert reopened.open(fingerprint=FP).chunks == len(points_for(reopened))
-    assert reopened._search_params is None  # links on every field: Edge's default search depth
-    assert reopened.search_groups(dense=vector_for("c" * 8), limit=3, group_size=2) == before
-    reopened.close()
-
-
-def test_existing_hashes_and_deletes(store: Store) -> None:
+def test_existing_hashes_and_deletes(store: Backend) -> None:
     filled = store
     filled.upsert(points_for(filled))
     hashes = filled.existing_hashes(["US1000B2", "US9999B2"])
     expected = {p.id: p.payload["content_hash"] for p in points_for(filled, [CORPUS[0]])}
     assert hashes == {"US1000B2": expected, "US9999B2": {}}
     filled.delete_points([point_id("US1000B2", "claim", 1)])
-    filled.delete_patents(["US1001B2"])
+    filled.delete_points(list(filled.existing_hashes(["US1001B2"])["US1001B2"]))  # a whole patent
     assert (filled.describe().chunks, filled.describe().patents) == (9, 5)
 
 
 def test_backends_agree(tmp_path: Path) -> None:
     """Congruence: Edge (client-side grouping) and local mode (Qdrant group-by) on the same data."""
-    edge, local = open_store(str(tmp_path / "edge")), open_store("qdrant-local::memory:")
+    edge, local = _open(str(tmp_path / "edge")), _open("qdrant-local::memory:")
     for s in (edge, local):
         s.create(fingerprint=FP)
         s.upsert(points_for(s))
@@ -508,12 +526,20 @@ def test_backends_agree(tmp_path: Path) -> None:
         s.close()
 
 
-def test_edge_filters_new_indexes_on_integer_twins(filled: Store) -> None:
+def test_edge_filters_on_integer_twins(filled: Backend) -> None:
     if not isinstance(filled, EdgeStore):
         pytest.skip("integer twins are an Edge index detail")
     from patent_rag.stores import _edge_convert
 
-    assert filled._twins == _edge_convert.TWINS
+    schema = set(filled._engine.info().payload_schema)
+    # the twins are indexed, the fields they stand for are not (filters use the twins)
+    assert set(_edge_convert.TWINS.values()) <= schema and not set(_edge_convert.TWINS) & schema
+    flt = _edge_convert.edge_filter(
+        plan_query(
+            dense=vector_for("a" * 8), search_filter=FILTER_CASES[-1][0], dim=8, bm25=filled.bm25
+        ).filter
+    )
+    assert "filing_day" in repr(flt) and "filing_date" not in repr(flt)
     hit = filled.search(dense=vector_for("a" * 8), search_filter=SearchFilter(cpc=["H04"]), limit=1)[0]
     assert not set(_edge_convert.TWINS.values()) & set(hit.payload)  # the twins stay in the index
 
@@ -587,7 +613,7 @@ _SECOND = textwrap.dedent(
 @pytest.mark.parametrize("kind", ["edge", "local-path"])
 def test_second_process_gets_a_clear_error_and_the_first_is_unharmed(tmp_path: Path, kind: str) -> None:
     location = str(tmp_path / "index") if kind == "edge" else f"qdrant-local:{tmp_path / 'local'}"
-    first = open_store(location)
+    first = _open(location)
     first.create(fingerprint=FP)
     first.upsert(points_for(first, CORPUS[:3]))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -682,26 +708,22 @@ def test_classification_prefixes_nest(code: str) -> None:
 
 @given(st.text(min_size=1, max_size=20), st.sampled_from(["abstract", "claim"]), st.integers(0, 10_000))
 def test_point_ids_are_deterministic(number: str, section: str, ordinal: int) -> None:
-    for scheme in (1, 2):
-        assert point_id(number, section, ordinal, scheme=scheme) == point_id(
-            number, section, ordinal, scheme=scheme
-        )
-        assert point_id(number, section, ordinal, scheme=scheme) != point_id(
-            number, section, ordinal + 1, scheme=scheme
-        )
-        assert uuid.UUID(point_id(number, section, ordinal, scheme=scheme)).version == 5
+    assert point_id(number, section, ordinal) == point_id(number, section, ordinal)
+    assert point_id(number, section, ordinal) != point_id(number, section, ordinal + 1)
+    assert uuid.UUID(point_id(number, section, ordinal)).version == 5
 
 
 @given(st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20), st.integers(0, 10_000))
-def test_scheme_2_point_ids_name_their_patent(number: str, other: str, ordinal: int) -> None:
+def test_point_ids_name_their_patent(number: str, other: str, ordinal: int) -> None:
     key = patent_key(point_id(number, "abstract", 0))
     assert patent_key(point_id(number, "claim", ordinal)) == key
     assert (patent_key(point_id(other, "claim", ordinal)) == key) == (other == number)
-    # scheme 1 is the plain uuid5 of the chunk; scheme 2 keeps its last 8 bytes
-    assert point_id(number, "claim", ordinal, scheme=1) == str(
-        uuid.uuid5(POINT_NAMESPACE, f"{number}|claim|{ordinal}")
+    # the first 8 bytes are the uuid5 of the patent's, the last 8 the uuid5 of the chunk's
+    assert key == str(uuid.uuid5(POINT_NAMESPACE, number))[:18]
+    assert (
+        point_id(number, "claim", ordinal)[19:]
+        == str(uuid.uuid5(POINT_NAMESPACE, f"{number}|claim|{ordinal}"))[19:]
     )
-    assert point_id(number, "claim", ordinal)[19:] == point_id(number, "claim", ordinal, scheme=1)[19:]
 
 
 def test_payload_layout() -> None:
@@ -813,7 +835,7 @@ def test_client_failures_underneath_are_translated(kind: str, tmp_path: Path) ->
     """The collection vanishes under an open store: local mode raises ValueError, a server 404."""
     store = _open(_location(kind, tmp_path))
     store.create(fingerprint=FP)
-    store.client.delete_collection(store.location.rpartition("#")[2])  # type: ignore[attr-defined]
+    store.client.delete_collection(store.location.rpartition("#")[2])  # type: ignore[union-attr]
     with pytest.raises(IndexNotFoundError, match="no such collection at"):
         store.search(dense=vector_for("a" * 8))
     with pytest.raises(IndexNotFoundError, match="no such collection at"):
@@ -838,3 +860,22 @@ def test_edge_failures_are_translated(tmp_path: Path) -> None:
     shard.close()
     with pytest.raises(IndexExistsError, match="already holds an Edge shard"), edge_errors("x"):
         qe.EdgeShard.create(str(tmp_path / "raw"), config)
+
+
+@pytest.mark.parametrize("kind", ["local-memory", pytest.param("server", marks=pytest.mark.server)])
+def test_a_mistake_in_our_own_values_is_not_called_a_client_failure(kind: str, tmp_path: Path) -> None:
+    """A pydantic ValidationError is a value we built wrong: it surfaces as itself, never translated."""
+    from pydantic import ValidationError
+
+    from patent_rag.stores._qdrant_convert import client_errors
+
+    with pytest.raises(ValidationError), client_errors("x"):
+        raise ValidationError.from_exception_data("Point", [])
+    store = _open(_location(kind, tmp_path))
+    store.create(fingerprint=FP)
+    with pytest.raises(ValidationError):
+        store.delete_points([None])  # type: ignore[list-item]
+    assert store.describe().chunks == 0
+    if kind == "server":
+        store.delete_index()
+    store.close()

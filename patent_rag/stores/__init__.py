@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from patent_rag.errors import ConfigurationError
 from patent_rag.stores.base import (
-    Capabilities,
     HitGroup,
     IndexInfo,
     IndexMetadata,
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bm25Encoder",
-    "Capabilities",
     "DateRange",
     "EdgeStore",
     "HitGroup",

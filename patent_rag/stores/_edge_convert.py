@@ -12,12 +12,11 @@ file not found: ..."``, ``"vector 9114 is not readable from ..."`` (a truncated 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-import numpy as np
 import qdrant_edge as qe
 
 from patent_rag.errors import (
@@ -32,31 +31,32 @@ from patent_rag.stores._disk import RESUME
 from patent_rag.stores._edge_check import rebuild
 from patent_rag.stores.base import RRF_K, StoredPoint
 from patent_rag.stores.filters import AnyOf, CompiledFilter, DateWindow
-from patent_rag.stores.layout import DENSE_VECTOR, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
-from patent_rag.stores.sparse import SparseTerms
+from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
+from patent_rag.stores.plan import QueryPlan
 
 __all__ = [
     "HIDDEN",
     "HNSW_EF",
     "LINKED",
     "PAYLOAD",
+    "SEARCH_PARAMS",
     "TWINS",
     "edge_errors",
     "edge_filter",
     "field_index",
+    "field_indexes",
     "first_chunks",
     "point",
-    "query_request",
-    "search_params",
+    "requests",
     "shard_config",
     "twin_index",
 ]
 
-# Integer twins of the fields filters touch most, written to Edge only (payload field -> twin).
-# Edge checks the filter on every HNSW candidate it visits, and most of a filtered search's time
-# went to comparing CPC prefix strings and RFC 3339 datetimes; 63-bit hashes of the prefixes and
-# days since 1970 compare as integers: 15-20% faster at 200,000 chunks, same results. Indexes
-# created before have no twin indexes and filter on the original fields (see ``edge_filter``).
+# Integer twins of the fields filters touch most, written to Edge only (payload field -> twin);
+# filters on those fields use the twins, which have the payload indexes. Edge checks the filter on
+# every HNSW candidate it visits, and comparing CPC prefix strings and RFC 3339 datetimes was most
+# of a filtered search's time: 63-bit hashes of the prefixes and days since 1970 compare as
+# integers, with the same results (docs/benchmarks.md).
 TWINS: dict[str, str] = {
     "cpc_prefixes": "cpc_prefix_ids",
     "ipc_prefixes": "ipc_prefix_ids",
@@ -65,35 +65,34 @@ TWINS: dict[str, str] = {
     "publication_date": "publication_day",
     "earliest_date": "earliest_day",
 }
-# The payload fields search results leave out (Edge-only twins; llama-index's, in shards written before).
-HIDDEN = frozenset((*LLAMA_INDEX_FIELDS, *TWINS.values()))
+# The payload fields search results leave out: the twins are the index's business.
+HIDDEN = frozenset(TWINS.values())
 PAYLOAD = qe.PayloadSelector.Exclude(sorted(HIDDEN))
 _EPOCH = date(1970, 1, 1)
 # What Edge says of files it cannot read (see the module docstring).
 _DAMAGE = ("failed to load segment", "Storage file not found", "is not readable from", "Gridstore IO error")
 # Qdrant adds HNSW links per value of every indexed field unless told not to (``enable_hnsw``), so
-# that a search filtered to one value still walks a connected graph. New shards keep them for the
-# CPC prefixes only: users narrow prior art by CPC class or subclass, which can hold a few percent of
-# an index, while a prior-art date cutoff keeps most of it and the other fields are rarely filtered
-# on. With links for every field each point carried those of a dozen value blocks and every search,
-# filtered or not, scored that many more neighbours (at 200,000 chunks a date + CPC filtered search
-# took 2.2x as long); with no such links at all, filtered searches lose most of their recall. The
-# thinner graph of float16 vectors (``_VECTORS``) is searched deeper (``HNSW_EF``): at 200,000
-# chunks, patent recall@10 against exact search 0.91, was 0.89 (README, query latency).
+# that a search filtered to one value still walks a connected graph. Shards keep them for the CPC
+# prefixes only: users narrow prior art by CPC class or subclass, which can hold a few percent of an
+# index, while a prior-art date cutoff keeps most of it and the other fields are rarely filtered on.
+# With links for every field each point carries those of a dozen value blocks and every search,
+# filtered or not, scores that many more neighbours; with no such links at all, filtered searches
+# lose most of their recall. The thinner graph of float16 vectors (``_VECTORS``) is searched deeper
+# (``HNSW_EF``), which brings recall back at the same speed (docs/benchmarks.md).
 LINKED = frozenset({"cpc_prefix_ids"})
 HNSW_EF = 240
-# Memory placement of what a new shard stores: memory-mapped and read into the page cache when the
+SEARCH_PARAMS = qe.SearchParams(hnsw_ef=HNSW_EF)
+# Memory placement of what a shard stores: memory-mapped and read into the page cache when the
 # shard loads. Edge drops its files from the page cache when a shard closes, so "Cold" (Edge's
 # default for payloads) makes the first queries after an open read payloads from disk a page at a
 # time, and "Pinned" (the default for payload and sparse indexes) rebuilds those indexes on the
-# heap at every load; a sequential warm-up is cheaper than both. No int8 quantization: it made
-# filtered dense search ~20% faster at 200,000 chunks but loading took 2.6 s instead of 0.9 s
-# (Edge reads quantized vectors into memory a page at a time).
+# heap at every load; a sequential warm-up is cheaper than both. No int8 quantization: it makes
+# filtered dense search faster but opening several times slower (Edge reads quantized vectors into
+# memory a page at a time).
 _MEMORY = qe.Memory.Cached
 # Dense vectors are stored as float16: they are the largest part of a shard, and opening reads the
-# shard back into the page cache (at 200,000 chunks 680 MB instead of 831 MB, opening 0.68-0.74 s
-# instead of 0.93-1.02 s, optimize() 147-198 s instead of 223-268 s). Search is as fast at equal recall
-# (float16 needs hnsw_ef 240 where float32 needed 160); scores differ from float32 by up to 2e-4.
+# shard back into the page cache, so a smaller shard opens and optimizes faster. Search is as fast
+# at equal recall with a deeper beam (``HNSW_EF``); scores differ from float32 ones by up to 2e-4.
 _VECTORS = qe.VectorStorageDatatype.Float16
 
 
@@ -144,7 +143,7 @@ def point(stored: StoredPoint, dense: list[float]) -> qe.Point:
     if stored.sparse:
         vectors[SPARSE_VECTOR] = qe.SparseVector(list(stored.sparse.indices), list(stored.sparse.values))
     # llama-index's fields serve qdrant-client collections; nothing reads them from an Edge shard, and
-    # every payload read parses the whole payload (a third shorter without them: reads ~20% faster).
+    # every payload read parses the whole payload, so they are not written.
     payload = {key: value for key, value in stored.payload.items() if key not in LLAMA_INDEX_FIELDS}
     payload.update(
         {twin: _twin_value(field, payload[field]) for field, twin in TWINS.items() if field in payload}
@@ -153,7 +152,7 @@ def point(stored: StoredPoint, dense: list[float]) -> qe.Point:
 
 
 def shard_config(dim: int) -> qe.EdgeConfig:
-    """The configuration of a new shard (an existing shard keeps the one it was created with)."""
+    """The configuration of a new shard."""
     dense = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=_MEMORY, datatype=_VECTORS)
     sparse = qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=_MEMORY)
     return qe.EdgeConfig(
@@ -178,19 +177,18 @@ def twin_index(twin: str) -> qe.IntegerIndexParams:
     return qe.IntegerIndexParams(lookup=not days, range=days, memory=_MEMORY, enable_hnsw=twin in LINKED)
 
 
-def search_params(schema: Mapping[str, Any]) -> qe.SearchParams | None:
-    """The dense search parameters for a shard with this payload schema: ``HNSW_EF`` when its indexes
-    give HNSW links to ``LINKED`` fields only (new shards); Edge's default for older shards."""
-    lean = all(
-        getattr(info.params, "enable_hnsw", None) is False
-        for name, info in schema.items()
-        if name not in LINKED
-    )
-    return qe.SearchParams(hnsw_ef=HNSW_EF) if lean and set(schema) >= LINKED else None
+def field_indexes() -> dict[str, qe.KeywordIndexParams | qe.DatetimeIndexParams | qe.IntegerIndexParams]:
+    """Every payload index of a shard, in the order they are made: the twins, then the fields
+    without a twin (a field with one is filtered on its twin, and needs no index of its own)."""
+    indexes: dict[str, qe.KeywordIndexParams | qe.DatetimeIndexParams | qe.IntegerIndexParams] = {
+        twin: twin_index(twin) for twin in TWINS.values()
+    }
+    indexes.update({name: field_index(kind) for name, kind in INDEXED_FIELDS.items() if name not in TWINS})
+    return indexes
 
 
-def _condition(condition: AnyOf | DateWindow, twins: Mapping[str, str]) -> Any:
-    twin = twins.get(condition.key)
+def _condition(condition: AnyOf | DateWindow) -> Any:
+    twin = TWINS.get(condition.key)
     if isinstance(condition, AnyOf):
         if twin is not None:
             return qe.FieldCondition(twin, match=qe.MatchAny([_prefix_id(str(v)) for v in condition.values]))
@@ -208,14 +206,13 @@ def _condition(condition: AnyOf | DateWindow, twins: Mapping[str, str]) -> Any:
     return window
 
 
-def edge_filter(compiled: CompiledFilter, twins: Mapping[str, str] | None = None) -> qe.Filter | None:
-    """The Edge filter; ``twins`` (payload field -> twin) are the indexed twins to filter on instead."""
+def edge_filter(compiled: CompiledFilter) -> qe.Filter | None:
+    """The Edge filter, on the twins of the fields that have one."""
     if not compiled:
         return None
-    twins = twins or {}
     return qe.Filter(
-        must=[_condition(c, twins) for c in compiled.must] or None,
-        must_not=[_condition(c, twins) for c in compiled.must_not] or None,
+        must=[_condition(c) for c in compiled.must] or None,
+        must_not=[_condition(c) for c in compiled.must_not] or None,
     )
 
 
@@ -224,36 +221,36 @@ def first_chunks() -> qe.Filter:
     return qe.Filter(must=[qe.FieldCondition("ordinal", match=qe.MatchValue(0))])
 
 
-def query_request(
-    dense: np.ndarray | None,
-    sparse: SparseTerms | None,
-    *,
-    mode: str,
-    flt: qe.Filter | None,
-    limit: int,
-    candidates: int,
-    fusion: str,
-    payload: qe.PayloadSelector | bool = PAYLOAD,
-    params: qe.SearchParams | None = None,
-) -> qe.QueryRequest:
-    """A dense, BM25 or fused hybrid query returning ``payload`` (by default all but llama-index's)."""
-    dense_query = qe.Query.Nearest(dense.tolist(), using=DENSE_VECTOR) if dense is not None else None
-    sparse_query = (
-        qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE_VECTOR)
-        if sparse is not None
+def requests(plan: QueryPlan) -> Callable[[int, qe.PayloadSelector | bool], qe.QueryRequest]:
+    """The plan translated once: returns ``(limit, payload) -> request`` for each fetch of a search.
+
+    A hybrid search fuses a dense and a BM25 prefetch (the BM25 one only when the text has a
+    term), each ``plan.candidates`` deep and at least as deep as the fetch. The prefetches are
+    filtered, so the fused result is: filtering it again would cost a second pass.
+    """
+    flt = edge_filter(plan.filter)
+    dense = qe.Query.Nearest(list(plan.dense), using=DENSE_VECTOR) if plan.dense is not None else None
+    sparse = (
+        qe.Query.Nearest(
+            qe.SparseVector(list(plan.sparse.indices), list(plan.sparse.values)), using=SPARSE_VECTOR
+        )
+        if plan.sparse is not None
         else None
     )
-    if mode == "dense":
-        return qe.QueryRequest(
-            limit=limit, query=dense_query, filter=flt, with_payload=payload, params=params
-        )
-    if mode == "bm25":
-        return qe.QueryRequest(limit=limit, query=sparse_query, filter=flt, with_payload=payload)
-    prefetches = [qe.Prefetch(limit=candidates, query=dense_query, filter=flt, params=params)]
-    if sparse:
-        prefetches.append(qe.Prefetch(limit=candidates, query=sparse_query, filter=flt))
-    method: Any = (
-        qe.Fusion.Rrf(k=RRF_K) if fusion == "rrf" else qe.Fusion.Dbsf()
-    )  # the stub types Fusion only
-    # The prefetches are filtered, so the fused result is: filtering it again costs a second pass.
-    return qe.QueryRequest(limit=limit, prefetches=prefetches, query=method, with_payload=payload)
+    mode, candidates = plan.mode, plan.candidates or 0
+    fusion: Any = qe.Fusion.Rrf(k=RRF_K) if plan.fusion == "rrf" else qe.Fusion.Dbsf()  # stubs: Fusion only
+
+    def request(limit: int, payload: qe.PayloadSelector | bool) -> qe.QueryRequest:
+        if mode == "dense":
+            return qe.QueryRequest(
+                limit=limit, query=dense, filter=flt, with_payload=payload, params=SEARCH_PARAMS
+            )
+        if mode == "bm25":
+            return qe.QueryRequest(limit=limit, query=sparse, filter=flt, with_payload=payload)
+        depth = max(candidates, limit)
+        prefetches = [qe.Prefetch(limit=depth, query=dense, filter=flt, params=SEARCH_PARAMS)]
+        if sparse is not None:
+            prefetches.append(qe.Prefetch(limit=depth, query=sparse, filter=flt))
+        return qe.QueryRequest(limit=limit, prefetches=prefetches, query=fusion, with_payload=payload)
+
+    return request

@@ -16,6 +16,8 @@ client closed          n/a                                   ``RuntimeError("...
 =====================  ====================================  ============================================
 
 :func:`client_errors` maps all of them once; the secret (API key) is scrubbed from every message.
+It wraps calls into qdrant-client only: a pydantic ``ValidationError`` (a ``ValueError``) means a
+value we built is wrong, a bug to see as itself, never a "qdrant-client failed".
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import numpy as np
+from pydantic import ValidationError
 from qdrant_client import models as m
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -42,11 +44,12 @@ from patent_rag.errors import (
 from patent_rag.stores.base import RRF_K, StoredPoint
 from patent_rag.stores.filters import AnyOf, CompiledFilter, DateWindow
 from patent_rag.stores.layout import DENSE_VECTOR, LLAMA_INDEX_FIELDS, SPARSE_VECTOR
-from patent_rag.stores.sparse import SparseTerms
+from patent_rag.stores.plan import QueryPlan
 
 __all__ = ["PAYLOAD", "client_errors", "client_filter", "first_chunks", "point", "query_parts", "scrub"]
 
 
+# llama-index's fields are written for its QdrantVectorStore; our results leave them out.
 PAYLOAD = m.PayloadSelectorExclude(exclude=list(LLAMA_INDEX_FIELDS))
 
 
@@ -66,7 +69,7 @@ def client_errors(location: str, *, secret: str | None = None, key_env: str | No
     """Translate qdrant-client's server and local-mode exceptions into the project's tree."""
     try:
         yield
-    except PatentRagError:
+    except (PatentRagError, ValidationError):
         raise
     except UnexpectedResponse as error:
         status, detail = error.status_code, scrub(_server_detail(error), secret)
@@ -145,25 +148,22 @@ def first_chunks() -> m.Filter:
     return m.Filter(must=[m.FieldCondition(key="ordinal", match=m.MatchValue(value=0))])
 
 
-def query_parts(
-    dense: np.ndarray | None,
-    sparse: SparseTerms | None,
-    *,
-    mode: str,
-    flt: m.Filter | None,
-    candidates: int,
-    fusion: str,
-) -> dict[str, Any]:
-    """Keyword arguments for ``query_points`` / ``query_points_groups``."""
-    sparse_query = (
-        m.SparseVector(indices=list(sparse.indices), values=list(sparse.values)) if sparse else None
+def query_parts(plan: QueryPlan, *, depth: int) -> dict[str, Any]:
+    """The plan as keyword arguments for ``query_points`` / ``query_points_groups``; each hybrid
+    prefetch is ``depth`` chunks deep (the BM25 one only when the text has a term)."""
+    flt = client_filter(plan.filter)
+    dense = list(plan.dense) if plan.dense is not None else None
+    sparse = (
+        m.SparseVector(indices=list(plan.sparse.indices), values=list(plan.sparse.values))
+        if plan.sparse is not None
+        else None
     )
-    if mode == "dense":
-        return {"query": dense.tolist(), "using": DENSE_VECTOR, "query_filter": flt}  # type: ignore[union-attr]
-    if mode == "bm25":
-        return {"query": sparse_query, "using": SPARSE_VECTOR, "query_filter": flt}
-    prefetch = [m.Prefetch(query=dense.tolist(), using=DENSE_VECTOR, filter=flt, limit=candidates)]  # type: ignore[union-attr]
-    if sparse_query is not None:
-        prefetch.append(m.Prefetch(query=sparse_query, using=SPARSE_VECTOR, filter=flt, limit=candidates))
-    method = m.RrfQuery(rrf=m.Rrf(k=RRF_K)) if fusion == "rrf" else m.FusionQuery(fusion=m.Fusion.DBSF)
+    if plan.mode == "dense":
+        return {"query": dense, "using": DENSE_VECTOR, "query_filter": flt}
+    if plan.mode == "bm25":
+        return {"query": sparse, "using": SPARSE_VECTOR, "query_filter": flt}
+    prefetch = [m.Prefetch(query=dense, using=DENSE_VECTOR, filter=flt, limit=depth)]
+    if sparse is not None:
+        prefetch.append(m.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, limit=depth))
+    method = m.RrfQuery(rrf=m.Rrf(k=RRF_K)) if plan.fusion == "rrf" else m.FusionQuery(fusion=m.Fusion.DBSF)
     return {"prefetch": prefetch, "query": method, "query_filter": flt}

@@ -1,4 +1,4 @@
-"""The store seam: the small interface ingestion and the retriever talk to, and its values.
+"""The store seam: the small interface ingestion and search talk to, and its values.
 
 Every backend (Qdrant Edge in :mod:`patent_rag.stores.edge`, qdrant-client server and local mode
 in :mod:`patent_rag.stores.qdrant`) implements :class:`Store`, translates its engine's exceptions
@@ -14,22 +14,20 @@ Example:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from patent_rag.encoding.fingerprint import Fingerprint
-from patent_rag.errors import InvalidVectorError, StoreError
+from patent_rag.errors import IndexOutdatedError, InvalidVectorError, StoreError
 from patent_rag.stores.filters import SearchFilter
-from patent_rag.stores.layout import ID_SCHEME, LAYOUT_VERSION
+from patent_rag.stores.layout import LAYOUT_VERSION
 from patent_rag.stores.sparse import Bm25Encoder, SparseTerms
 
 __all__ = [
     "RRF_K",
-    "Capabilities",
     "Fusion",
     "GroupBy",
     "HitGroup",
@@ -40,19 +38,12 @@ __all__ = [
     "Store",
     "StoredPoint",
     "check_dense",
-    "check_query",
-    "collect_hashes",
-    "group_hits",
     "open_or_create",
-    "ordered_hits",
-    "payload_key",
-    "widening_groups",
 ]
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 Fusion = Literal["rrf", "dbsf"]
 GroupBy = Literal["publication_number", "family"]
-GROUP_FIELDS: dict[str, str] = {"publication_number": "publication_number", "family": "family_key"}
 # Reciprocal rank fusion constant, passed explicitly so every backend fuses with the same formula
 # (sum of 1 / (k + rank), rank from 0 on Edge, local mode and server alike).
 RRF_K = 60
@@ -94,59 +85,46 @@ class HitGroup:
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What a backend does in the engine rather than in Python."""
-
-    server_side_grouping: bool
-    server_side_fusion: bool
-    payload_indexes: bool
-    approximate_search: bool
-
-
-@dataclass(frozen=True)
 class IndexMetadata:
-    """What is stored with an index: the encoder fingerprint, the layout, BM25 and point-id versions.
-
-    ``id_scheme`` is how the index's point ids are made (:func:`~patent_rag.stores.layout.point_id`);
-    an index keeps the scheme it was created with (metadata without one predates scheme 2).
-    """
+    """What is stored with an index: the encoder fingerprint, the layout version and BM25's settings."""
 
     fingerprint: Fingerprint
     layout_version: int = LAYOUT_VERSION
     bm25: dict[str, Any] = field(default_factory=dict)
-    id_scheme: int = ID_SCHEME
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "patent_rag.index",
             "layout_version": self.layout_version,
-            "id_scheme": self.id_scheme,
             "fingerprint": self.fingerprint.as_dict(),
             "bm25": dict(self.bm25),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, location: str) -> IndexMetadata:
+    def from_dict(cls, data: Mapping[str, Any], *, location: str, rebuild: str) -> IndexMetadata:
+        """Read stored metadata; ``rebuild`` says how to rebuild this index (a backend's words).
+
+        Raises:
+            StoreError: the data is not patent_rag metadata, or comes from a newer patent_rag.
+            IndexOutdatedError: the index was built by an earlier patent_rag (an older layout).
+        """
         if data.get("format") != "patent_rag.index" or "fingerprint" not in data:
             raise StoreError(
                 f"{location} is not a patent_rag index (no patent_rag metadata); point --index at an index "
                 "made by `patent-rag ingest`, or at a new location to create one"
             )
         version = int(data.get("layout_version", 0))
-        if version != LAYOUT_VERSION:
-            raise StoreError(
-                f"{location} uses index layout {version}; this patent_rag reads layout {LAYOUT_VERSION}. "
-                "Re-ingest into a new index with this version."
+        if version < LAYOUT_VERSION:
+            raise IndexOutdatedError(
+                f"{location} was built by an earlier version of patent_rag (index layout {version}; this "
+                f"version reads layout {LAYOUT_VERSION} only); {rebuild}"
             )
-        scheme = int(data.get("id_scheme", 1))
-        if scheme not in (1, ID_SCHEME):
+        if version > LAYOUT_VERSION:
             raise StoreError(
-                f"{location} uses point-id scheme {scheme}, made by a newer patent_rag; this one knows "
-                f"schemes 1 and {ID_SCHEME}. Upgrade patent_rag to read it."
+                f"{location} uses index layout {version}, made by a newer patent_rag; this one reads layout "
+                f"{LAYOUT_VERSION}. Upgrade patent_rag to read it."
             )
-        return cls(
-            Fingerprint.from_dict(dict(data["fingerprint"])), version, dict(data.get("bm25", {})), scheme
-        )
+        return cls(Fingerprint.from_dict(dict(data["fingerprint"])), version, dict(data.get("bm25", {})))
 
 
 @dataclass(frozen=True)
@@ -179,15 +157,18 @@ class Store(Protocol):
         ...
 
     @property
-    def capabilities(self) -> Capabilities: ...
-    @property
     def bm25(self) -> Bm25Encoder:
         """The BM25 encoder whose terms this index stores (queries must use the same)."""
         ...
 
     @property
+    def is_open(self) -> bool:
+        """Whether ``open()`` or ``create()`` succeeded and ``close()`` was not called since."""
+        ...
+
+    @property
     def metadata(self) -> IndexMetadata:
-        """The metadata of the open index (raises if not open)."""
+        """The metadata of the open index (raises :class:`StoreError` if not open)."""
         ...
 
     def exists(self) -> bool: ...
@@ -196,20 +177,8 @@ class Store(Protocol):
     def describe(self) -> IndexInfo: ...
     def upsert(self, points: Sequence[StoredPoint]) -> None: ...
     def delete_points(self, ids: Sequence[str]) -> None: ...
-    def delete_patents(self, publication_numbers: Sequence[str]) -> None: ...
     def existing_hashes(self, publication_numbers: Sequence[str]) -> dict[str, dict[str, str]]: ...
     def fetch(self, search_filter: SearchFilter, *, limit: int = 1000) -> list[SearchHit]: ...
-    def search(
-        self,
-        *,
-        dense: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        mode: SearchMode = "dense",
-        search_filter: SearchFilter | None = None,
-        limit: int = 10,
-        candidates: int | None = None,
-        fusion: Fusion = "rrf",
-    ) -> list[SearchHit]: ...
     def search_groups(
         self,
         *,
@@ -222,7 +191,15 @@ class Store(Protocol):
         group_size: int = 3,
         candidates: int | None = None,
         fusion: Fusion = "rrf",
-    ) -> list[HitGroup]: ...
+    ) -> list[HitGroup]:
+        """The best ``limit`` patents (or families) with their best ``group_size`` chunks each.
+
+        The arguments are checked and planned once (:func:`~patent_rag.stores.plan.plan_query`):
+        a dense vector, BM25 query text, or both fused in the engine (``hybrid``, RRF or DBSF),
+        each hybrid prefetch ``candidates`` chunks deep at least.
+        """
+        ...
+
     def optimize(self, *, progress: Callable[[str], None] | None = None) -> None: ...
     def flush(self) -> None: ...
     def warm(self) -> None:
@@ -258,93 +235,3 @@ def check_dense(vectors: np.ndarray, *, dim: int, ids: Sequence[str] = ()) -> No
             f"{len(bad)} vector(s) refused before writing: vector {row}{name} has {what}. "
             "Check the encoder (precision, input text); nothing of this batch was written."
         )
-
-
-def check_query(
-    *, dense: Sequence[float] | np.ndarray | None, text: str | None, mode: str, dim: int, limit: int
-) -> np.ndarray | None:
-    """Validate a search's inputs once for every backend; returns the dense query as float32."""
-    if mode not in ("dense", "bm25", "hybrid"):
-        raise StoreError(f"unknown search mode {mode!r}; choose dense, bm25 or hybrid")
-    if limit < 1:
-        raise StoreError(f"limit must be at least 1, got {limit}")
-    if mode in ("dense", "hybrid") and dense is None:
-        raise StoreError(f"mode {mode!r} needs a dense query vector (dense=...)")
-    if mode in ("bm25", "hybrid") and not (text and text.strip()):
-        raise StoreError(f"mode {mode!r} needs query text (text=...)")
-    if dense is None or mode == "bm25":
-        return None
-    query = np.asarray(dense, dtype=np.float32).reshape(1, -1)
-    check_dense(query, dim=dim)
-    return query[0]
-
-
-def widening_groups(
-    search: Callable[[int], list[SearchHit]],
-    *,
-    key: Callable[[SearchHit], str | None],
-    limit: int,
-    group_size: int,
-    start: int,
-) -> list[HitGroup]:
-    """Client-side group-by with exact top groups: fetch more chunks until ``limit`` groups are seen.
-
-    Every group not among the fetched hits has no chunk scoring above the last fetched one, so
-    once ``limit`` distinct groups are seen (or the index is exhausted) the top ``limit`` groups by
-    best chunk are exact; a group's further evidence chunks are the best among those fetched. The
-    next fetch is sized from the chunks per group seen so far (at least twice the last one).
-    """
-    fetch = max(start, 1)
-    while True:
-        hits = search(fetch)
-        distinct = len({key(hit) for hit in hits})
-        if distinct >= limit or len(hits) < fetch:
-            return group_hits(hits, key=key, limit=limit, group_size=group_size)
-        fetch = max(2 * fetch, math.ceil(1.25 * limit * len(hits) / max(distinct, 1)))
-
-
-def payload_key(field: str) -> Callable[[SearchHit], str | None]:
-    """A group key read from a payload field (None when the field is missing)."""
-
-    def key(hit: SearchHit) -> str | None:
-        value = hit.payload.get(field)
-        return None if value is None else str(value)
-
-    return key
-
-
-def collect_hashes(publication_numbers: Sequence[str], records: Iterable[Any]) -> dict[str, dict[str, str]]:
-    """``{publication number: {point id: content hash}}`` from scrolled records (id + payload)."""
-    found: dict[str, dict[str, str]] = {number: {} for number in publication_numbers}
-    for record in records:
-        payload = record.payload or {}
-        found.setdefault(payload.get("publication_number", ""), {})[str(record.id)] = payload.get(
-            "content_hash", ""
-        )
-    return found
-
-
-def ordered_hits(records: Iterable[Any]) -> list[SearchHit]:
-    """Scrolled records as score-0 hits in patent and chunk order."""
-    hits = [SearchHit(str(record.id), 0.0, dict(record.payload or {})) for record in records]
-    return sorted(hits, key=lambda hit: (hit.publication_number, hit.payload.get("ordinal", 0)))
-
-
-def group_hits(
-    hits: Sequence[SearchHit], *, key: Callable[[SearchHit], str | None], limit: int, group_size: int
-) -> list[HitGroup]:
-    """Group score-ordered hits by ``key`` (None: dropped), groups ranked by their best hit.
-
-    Equal scores (identical texts, e.g. an application and its grant) are ordered by chunk id and
-    group key: engines return ties in no fixed order, and a ranking should not change between runs.
-    """
-    groups: dict[str, list[SearchHit]] = {}
-    for hit in sorted(hits, key=lambda hit: (-hit.score, hit.id)):
-        group = key(hit)
-        if group is None:
-            continue
-        members = groups.setdefault(group, [])
-        if len(members) < group_size:
-            members.append(hit)
-    ranked = sorted(groups.items(), key=lambda item: (-item[1][0].score, item[0]))
-    return [HitGroup(group, tuple(members)) for group, members in ranked[:limit]]

@@ -12,7 +12,7 @@ Opening checks that the shard's parts agree and refuses a damaged one
 (:mod:`patent_rag.stores._edge_check`); writing checks the free space first, because Edge dies by
 SIGBUS on a full disk (:mod:`patent_rag.stores._disk`).
 
-Facts about Edge 0.9 this module is built on (measured, not assumed):
+Facts about Edge 0.9 this module is built on (measured, not assumed; figures in docs/benchmarks.md):
 
 - Every update goes to the shard's write-ahead log before ``update()`` returns; after ``kill -9``
   the next ``load()`` replays it. ``flush()`` persists segments and shortens the replay.
@@ -25,22 +25,21 @@ Facts about Edge 0.9 this module is built on (measured, not assumed):
 - No group-by in the Python API: :meth:`EdgeStore.search_groups` groups client-side, fetching
   more chunks until at least ``limit`` distinct patents are seen, which makes the top patents
   exact with respect to the chunk scores. Reading a payload costs more than scoring a vector (Edge
-  parses the whole stored payload even to return one field), so the grouping reads the patent from
-  the point ids (id scheme 2, see :func:`~patent_rag.stores.layout.point_id`; older indexes: the
-  group key only), then the full payloads of the chunks it keeps; the first fetch is sized from
-  the index's chunks per patent, so that a second search is rare.
+  parses the whole stored payload even to return one field), so the grouping by patent reads the
+  patent from the point ids (see :func:`~patent_rag.stores.layout.point_id`; by family: the group
+  key only), then the full payloads of the chunks it keeps; the first fetch is sized from the
+  index's chunks per patent, so that a second search is rare.
 - A filtered search checks the filter on every HNSW candidate, and comparing CPC prefix strings and
-  RFC 3339 datetimes was most of its time: new shards store integer twins of those fields and
-  filter on them; shards created before filter on the strings (see ``TWINS`` in
-  :mod:`patent_rag.stores._edge_convert`). llama-index's payload fields are not written to Edge.
+  RFC 3339 datetimes was most of its time: shards store integer twins of those fields and filter
+  on them (see ``TWINS`` in :mod:`patent_rag.stores._edge_convert`). llama-index's payload fields
+  are not written to Edge.
 - Edge, like Qdrant, gives every indexed field's values their own HNSW links unless a field's
-  index says ``enable_hnsw=False``; new shards keep them for the CPC prefixes only, store float16
-  vectors and search with a deeper beam (``LINKED``, ``_VECTORS``, ``HNSW_EF`` and
-  ``search_params`` in ``_edge_convert``).
+  index says ``enable_hnsw=False``; shards keep them for the CPC prefixes only, store float16
+  vectors and search with a deeper beam (``LINKED``, ``_VECTORS`` and ``HNSW_EF`` in
+  ``_edge_convert``).
 - Edge drops a shard's files from the page cache on ``close()``; what is not warmed at ``load()``
-  (memory tier "Cached") is read from disk by the first queries that touch it. New shards warm
-  everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`); shards created
-  before keep the settings they were created with and still open.
+  (memory tier "Cached") is read from disk by the first queries that touch it. Shards warm
+  everything (see ``shard_config`` in :mod:`patent_rag.stores._edge_convert`).
 - Edge accepts NaN and all-zero vectors silently; we refuse them before writing.
 - Edge opens a damaged shard silently, recreating a missing part empty (see ``_edge_check``).
 - ``MatchValue(True)`` does not match boolean payloads in 0.9, so the layout avoids booleans.
@@ -69,9 +68,8 @@ from patent_rag.stores import _disk
 from patent_rag.stores import _edge_check as check
 from patent_rag.stores import _edge_convert as e
 from patent_rag.stores._files import DirectoryLock, write_json_atomically
+from patent_rag.stores._shared import collect_hashes, group_hits, ordered_hits, payload_key, widening_groups
 from patent_rag.stores.base import (
-    GROUP_FIELDS,
-    Capabilities,
     Fusion,
     GroupBy,
     HitGroup,
@@ -81,15 +79,10 @@ from patent_rag.stores.base import (
     SearchMode,
     StoredPoint,
     check_dense,
-    check_query,
-    collect_hashes,
-    group_hits,
-    ordered_hits,
-    payload_key,
-    widening_groups,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
-from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, patent_key
+from patent_rag.stores.layout import DENSE_VECTOR, patent_key
+from patent_rag.stores.plan import QueryPlan, plan_query
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["EdgeStore"]
@@ -97,8 +90,9 @@ __all__ = ["EdgeStore"]
 logger = logging.getLogger(__name__)
 
 _META = "patent_rag.json"
-# search_groups' first fetch, per patent wanted. At 200,000 chunks (8 a patent) 40, 60 and 80 chunks
-# for 10 patents left 6.7%, 0.3% and 0% of searches to fetch again; 60 had the best p50, p99 and mean.
+# search_groups' first fetch, per patent wanted, at most: the cap that had the best median, tail and
+# mean latency at 8 chunks a patent (fewer make more searches fetch again, more read more payloads;
+# docs/benchmarks.md).
 _MAX_CHUNKS_PER_PATENT = 6.0
 _LOCK = ".lock"
 _SHARD = "shard"
@@ -115,17 +109,12 @@ class EdgeStore:
     """
 
     backend = "edge"
-    capabilities = Capabilities(
-        server_side_grouping=False, server_side_fusion=True, payload_indexes=True, approximate_search=True
-    )
 
     def __init__(self, *, path: str | os.PathLike[str]) -> None:
         self._root = Path(path)
         self._lock = DirectoryLock(self._root / _LOCK)
         self._shard: qe.EdgeShard | None = None
         self._metadata: IndexMetadata | None = None
-        self._twins: dict[str, str] = {}
-        self._search_params: qe.SearchParams | None = None  # see e.search_params
         self._chunks_per_patent: float | None = None  # sizes search_groups' first fetch
         self._bm25 = Bm25Encoder()
 
@@ -141,6 +130,10 @@ class EdgeStore:
     @property
     def location(self) -> str:
         return str(self._root)
+
+    @property
+    def is_open(self) -> bool:
+        return self._shard is not None and self._metadata is not None
 
     @property
     def metadata(self) -> IndexMetadata:
@@ -231,7 +224,7 @@ class EdgeStore:
             data = json.loads(path.read_bytes())
             if not isinstance(data, dict):
                 raise ValueError(f"a JSON {type(data).__name__}, not an object")
-            return IndexMetadata.from_dict(data, location=self.location)
+            return IndexMetadata.from_dict(data, location=self.location, rebuild=check.rebuild(self.location))
         except (ValueError, TypeError, KeyError) as error:
             # Written atomically (write_json_atomically), so a damaged file was changed from outside.
             reason = "empty" if not path.stat().st_size else f"{type(error).__name__}: {error}"
@@ -268,22 +261,17 @@ class EdgeStore:
             else:
                 config = e.shard_config(self.metadata.fingerprint.dim)
                 shard = self._shard = qe.EdgeShard.create(str(path), config)
-                for twin in e.TWINS.values():
-                    shard.update(qe.UpdateOperation.create_field_index(twin, e.twin_index(twin)))
-                present = set(e.TWINS.values())
-            # A field is filtered on its integer twin when the twin's index was made with the shard
-            # (every point then has the twin); shards made before filter on the original fields.
-            self._twins = {field: twin for field, twin in e.TWINS.items() if twin in present}
+                present = set()
             # Idempotent, so it also completes a creation that was interrupted.
-            for name, kind in INDEXED_FIELDS.items():
-                if name not in present and name not in self._twins:
-                    shard.update(qe.UpdateOperation.create_field_index(name, e.field_index(kind)))
-            self._search_params = e.search_params(shard.info().payload_schema)
+            for name, params in e.field_indexes().items():
+                if name not in present:
+                    shard.update(qe.UpdateOperation.create_field_index(name, params))
 
     def _ensure_replay_space(self, shard: Path) -> None:
         """Opening replays the operations logged since the last flush into the segments (after a crash):
-        refuse when the disk cannot hold them, rather than die by SIGBUS inside Edge. (Replaying 22 MB of
-        log took 12 MB of disk: the segments' memory-mapped pages were partly written already.)"""
+        refuse when the disk cannot hold them, rather than die by SIGBUS inside Edge. Replaying takes
+        less disk than the log's size (the segments' memory-mapped pages are partly written already),
+        so the log's size bounds it."""
         logged = check.unflushed_log_bytes(shard) if (shard / "wal").is_dir() else 0
         if logged:
             _disk.ensure_free(
@@ -365,15 +353,6 @@ class EdgeStore:
             with e.edge_errors(self.location):
                 self._engine.update(qe.UpdateOperation.delete_points(list(ids)))
 
-    def delete_patents(self, publication_numbers: Sequence[str]) -> None:
-        if publication_numbers:
-            self._chunks_per_patent = None
-            flt = e.edge_filter(
-                compile_filter(SearchFilter(publication_numbers=tuple(publication_numbers))), self._twins
-            )
-            with e.edge_errors(self.location):
-                self._engine.update(qe.UpdateOperation.delete_points_by_filter(flt))  # type: ignore[arg-type]
-
     def flush(self) -> None:
         """Persist segments (shortens the log replay after a crash)."""
         with e.edge_errors(self.location):
@@ -382,8 +361,8 @@ class EdgeStore:
     def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
         """Merge segments and build HNSW/payload indexes; blocks (holding the GIL) until done."""
         report = progress or (lambda message: None)
-        # The optimizer writes the merged segments beside the old ones before it drops them: with 82 MB
-        # of segments (30,000 chunks) the disk held 93 MB more at the peak.
+        # The optimizer writes the merged segments beside the old ones before it drops them: at the
+        # peak the disk holds about the segments' size once more.
         _disk.ensure_free(
             self._root,
             needed=_disk.used_bytes(self._root / _SHARD / "segments") * 5 // 4 + _disk.MARGIN,
@@ -404,11 +383,10 @@ class EdgeStore:
         """Map the whole dense vector storage into this process with one exhaustive search.
 
         ``load()`` reads a shard into the page cache, but the process maps each page the first time
-        a search touches it, which on these VMs is at times a costly fault: at 200,000 chunks, in
-        fresh processes, the 300 searches right after an open had a dense p50 of 5.2-5.6 ms,
-        against 3.5-3.7 ms after this call, which took 0.22-0.30 s (at other times it took
-        0.01-0.07 s and changed nothing measurable). Call it once in a long-running service; a
-        one-off search (the CLI) would only pay for it.
+        a search touches it, which is at times a costly fault: the searches right after an open can
+        be markedly slower than later ones, and this call, a fraction of a second, makes them as
+        fast (docs/benchmarks.md). Call it once in a long-running service; a one-off search (the
+        CLI) would only pay for it.
         """
         started = time.perf_counter()
         dim = self.metadata.fingerprint.dim
@@ -424,7 +402,7 @@ class EdgeStore:
 
     # -- reads -------------------------------------------------------------------------------
     def _scroll(self, search_filter: SearchFilter, fields: Any, limit: int) -> list[Any]:
-        flt = e.edge_filter(compile_filter(search_filter), self._twins)
+        flt = e.edge_filter(compile_filter(search_filter))
         records: list[Any] = []
         offset = None
         with e.edge_errors(self.location):
@@ -450,6 +428,9 @@ class EdgeStore:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
         return ordered_hits(self._scroll(search_filter, e.PAYLOAD, limit))
 
+    def _plan(self, **search: Any) -> QueryPlan:
+        return plan_query(dim=self.metadata.fingerprint.dim, bm25=self._bm25, **search)
+
     def search(
         self,
         *,
@@ -462,42 +443,16 @@ class EdgeStore:
         fusion: Fusion = "rrf",
     ) -> list[SearchHit]:
         """Best chunks for a dense vector, BM25 text, or both fused in the engine (RRF or DBSF)."""
-        request = self._requests(dense, text, mode, search_filter, limit, candidates, fusion)
-        return self._query(request(limit, e.PAYLOAD)) if request else []
-
-    def _requests(
-        self,
-        dense: Sequence[float] | np.ndarray | None,
-        text: str | None,
-        mode: SearchMode,
-        search_filter: SearchFilter | None,
-        limit: int,
-        candidates: int | None,
-        fusion: Fusion,
-    ) -> Callable[[int, qe.PayloadSelector | bool], qe.QueryRequest] | None:
-        """Checks a query once and returns ``(size, payload) -> request``; None when BM25 has no term."""
-        vector = check_query(
-            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
+        plan = self._plan(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            candidates=candidates,
+            fusion=fusion,
         )
-        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
-        if mode == "bm25" and not sparse:
-            return None  # the text is only stop words: no term can match
-        flt = e.edge_filter(compile_filter(search_filter), self._twins)
-
-        def request(size: int, payload: qe.PayloadSelector | bool) -> qe.QueryRequest:
-            return e.query_request(
-                vector,
-                sparse,
-                mode=mode,
-                flt=flt,
-                limit=size,
-                candidates=max(candidates or 0, size),
-                fusion=fusion,
-                payload=payload,
-                params=self._search_params,
-            )
-
-        return request
+        return [] if plan.matches_nothing else self._query(e.requests(plan)(plan.limit, e.PAYLOAD))
 
     def _query(self, request: qe.QueryRequest) -> list[SearchHit]:
         with e.edge_errors(self.location):
@@ -519,19 +474,32 @@ class EdgeStore:
     ) -> list[HitGroup]:
         """One group per patent (or family), grouped client-side (Edge has no group-by).
 
-        See :func:`~patent_rag.stores.base.widening_groups`: the top ``limit`` groups are exact
+        See :func:`~patent_rag.stores._shared.widening_groups`: the top ``limit`` groups are exact
         with respect to the chunk scores. Reading a payload costs more than scoring its vector, and
-        most fetched chunks are dropped by the grouping, so the ranking reads no payload when the
-        point ids name their patents (id scheme 2), and only the group key otherwise; the full
-        payloads are read afterwards for the chunks the groups keep.
+        most fetched chunks are dropped by the grouping, so the ranking reads no payload when
+        grouping by patent (the point ids name their patents), and only the group key by family;
+        the full payloads are read afterwards for the chunks the groups keep.
         """
-        request = self._requests(dense, text, mode, search_filter, limit, candidates, fusion)
-        if request is None:
-            return []
-        field = GROUP_FIELDS[group_by]
-        by_field = payload_key(field)
-        by_id = group_by == "publication_number" and self.metadata.id_scheme >= 2
-        selector: qe.PayloadSelector | bool = False if by_id else qe.PayloadSelector.Include([field])
+        plan = self._plan(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            group_by=group_by,
+            group_size=group_size,
+            candidates=candidates,
+            fusion=fusion,
+        )
+        return [] if plan.matches_nothing else self._groups(plan)
+
+    def _groups(self, plan: QueryPlan) -> list[HitGroup]:
+        request = e.requests(plan)
+        by_field = payload_key(plan.group_field)
+        by_id = plan.group_field == "publication_number"
+        selector: qe.PayloadSelector | bool = (
+            False if by_id else qe.PayloadSelector.Include([plan.group_field])
+        )
         key = _id_key if by_id else by_field
 
         def fetch(size: int) -> list[SearchHit]:
@@ -539,9 +507,9 @@ class EdgeStore:
 
         # The fused ranking of a hybrid search is a prefix of the same search fetching more, so the
         # fetch need not reach ``candidates`` (the depth each prefetch feeds the fusion).
-        start = self._first_fetch(limit)
-        groups = widening_groups(fetch, key=key, limit=limit, group_size=group_size, start=start)
-        return self._with_payloads(groups, key=by_field, limit=limit, group_size=group_size)
+        start = self._first_fetch(plan.limit)
+        groups = widening_groups(fetch, key=key, limit=plan.limit, group_size=plan.group_size, start=start)
+        return self._with_payloads(groups, key=by_field, limit=plan.limit, group_size=plan.group_size)
 
     def _first_fetch(self, limit: int) -> int:
         """Chunks to fetch first, from the index's chunks per patent (4 to 6 a patent wanted: long
@@ -560,7 +528,7 @@ class EdgeStore:
         if not hits:
             return groups
         # Whole payloads, the hidden fields dropped here: Edge selects fields more slowly than it
-        # returns them all (30 chunks at 200,000: 0.61 ms against 0.68 ms with e.PAYLOAD).
+        # returns them all.
         ids: list[int | uuid.UUID | str] = [hit.id for hit in hits]
         with e.edge_errors(self.location):
             records = self._engine.retrieve(ids, True, False)

@@ -7,10 +7,12 @@ and ranges apply; CPC/IPC codes with every prefix level as keyword arrays), the 
 position and text, and the fields llama-index's ``QdrantVectorStore`` reads (``_node_content``,
 ``_node_type``, ``doc_id``...), so the collection is also a llama-index vector store.
 
-Point ids are deterministic (re-ingesting a chunk overwrites its point) and, in indexes created
-since id scheme 2, start with 64 bits that name the patent: every chunk of a patent shares them, so
-an engine without group-by (Qdrant Edge) groups search hits by patent from their ids alone,
-without reading a payload.
+Point ids are deterministic (re-ingesting a chunk overwrites its point) and start with 64 bits
+that name the patent: every chunk of a patent shares them, so an engine without group-by (Qdrant
+Edge) groups search hits by patent from their ids alone, without reading a payload.
+
+An index records the layout version it was written with; a patent_rag reads its own layout only
+and refuses an index of another (:class:`~patent_rag.stores.base.IndexMetadata`).
 
 Example:
     >>> point_id("US8613112B2", "claim", 3)
@@ -33,7 +35,6 @@ from patent_rag.documents.record import PatentDocument
 
 __all__ = [
     "DENSE_VECTOR",
-    "ID_SCHEME",
     "INDEXED_FIELDS",
     "LAYOUT_VERSION",
     "LLAMA_INDEX_FIELDS",
@@ -49,17 +50,14 @@ __all__ = [
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
-# Bump when the payload written for the same chunk changes: it is part of every point's hash, so
-# a re-ingest after an upgrade rewrites the points instead of skipping them as unchanged.
-LAYOUT_VERSION = 1
+# Bump when what is written for a chunk changes (point ids, payload fields, a backend's stored
+# fields or settings): an index of another version is refused with the way to rebuild it. The
+# version is also part of every point's hash.
+LAYOUT_VERSION = 2
 # Written for llama-index's QdrantVectorStore, left out of our own search results (the node JSON
 # repeats the chunk text: returning it would double what every query reads).
 LLAMA_INDEX_FIELDS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
 POINT_NAMESPACE = uuid.UUID("6f1c2a52-3b0e-5a8e-9a43-8d1f0c4e7b21")
-# How point ids are made (stored in each index's metadata; an index keeps the scheme it was created
-# with). 1: uuid5 of "number|section|ordinal". 2: the same, its first 8 bytes replaced by those of
-# the uuid5 of the publication number, so that the id names the patent (see ``patent_key``).
-ID_SCHEME = 2
 
 # field -> index kind. Every field a filter or a group-by touches is indexed (server and Edge use
 # the indexes; qdrant-client's local mode ignores them and scans).
@@ -85,21 +83,21 @@ INDEXED_FIELDS: dict[str, str] = {
 _GROUP = re.compile(r"^([A-HY]\d\d[A-Z])(\d+)(?:/(\d+))?$")
 
 
-def point_id(publication_number: str, section: str, ordinal: int, *, scheme: int = ID_SCHEME) -> str:
+def point_id(publication_number: str, section: str, ordinal: int) -> str:
     """The deterministic id of a chunk's point: re-ingesting the same chunk overwrites it.
 
-    The result is a well-formed version-5 UUID under both schemes (its version and variant bits
-    come from the two uuid5s). Two patents share a key with probability 2**-60 per pair.
+    The uuid5 of ``"number|section|ordinal"`` with its first 8 bytes replaced by those of the
+    uuid5 of the publication number, so that the id names the patent (:func:`patent_key`). The
+    result is a well-formed version-5 UUID (its version and variant bits come from the two
+    uuid5s). Two patents share a key with probability 2**-60 per pair.
     """
     chunk = uuid.uuid5(POINT_NAMESPACE, f"{publication_number}|{section}|{ordinal}")
-    if scheme == 1:
-        return str(chunk)
     patent = uuid.uuid5(POINT_NAMESPACE, publication_number)
     return str(uuid.UUID(bytes=patent.bytes[:8] + chunk.bytes[8:]))
 
 
 def patent_key(point: str) -> str:
-    """The patent part of a scheme-2 point id (its first 8 bytes, as the id's first 18 characters)."""
+    """The patent part of a point id (its first 8 bytes, as the id's first 18 characters)."""
     return point[:18]
 
 

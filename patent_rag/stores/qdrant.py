@@ -37,9 +37,8 @@ from patent_rag.errors import (
 )
 from patent_rag.stores import _disk
 from patent_rag.stores import _qdrant_convert as c
+from patent_rag.stores._shared import collect_hashes, ordered_hits
 from patent_rag.stores.base import (
-    GROUP_FIELDS,
-    Capabilities,
     Fusion,
     GroupBy,
     HitGroup,
@@ -49,12 +48,10 @@ from patent_rag.stores.base import (
     SearchMode,
     StoredPoint,
     check_dense,
-    check_query,
-    collect_hashes,
-    ordered_hits,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
 from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
+from patent_rag.stores.plan import QueryPlan, plan_query
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["QdrantStore"]
@@ -157,14 +154,8 @@ class QdrantStore:
         return f"{where}#{self._collection}"
 
     @property
-    def capabilities(self) -> Capabilities:
-        server = self._url is not None
-        return Capabilities(
-            server_side_grouping=True,
-            server_side_fusion=True,
-            payload_indexes=server,
-            approximate_search=server,
-        )
+    def is_open(self) -> bool:
+        return self._metadata is not None
 
     @property
     def metadata(self) -> IndexMetadata:
@@ -178,6 +169,8 @@ class QdrantStore:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """Around qdrant-client calls only: what it raises is translated, so our own values are
+        built before (a mistake in them is ours, and surfaces as itself)."""
         # Local mode is plain Python over dicts and SQLite: the ingest writer thread and the main
         # thread must not interleave inside it. A server client is thread-safe and is not locked.
         # Local mode reads and writes files itself: their OSErrors are about the folder, not a network.
@@ -256,6 +249,8 @@ class QdrantStore:
             size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=self._on_disk or None
         )
         sparse = m.SparseVectorParams(modifier=m.Modifier.IDF)
+        stored = {"patent_rag": metadata.to_dict()}
+        cluster = self._cluster if server else dict.fromkeys(self._cluster)
         with self._errors():
             if client.collection_exists(self._collection):
                 if not overwrite:
@@ -269,22 +264,24 @@ class QdrantStore:
                 vectors_config={DENSE_VECTOR: dense},
                 sparse_vectors_config={SPARSE_VECTOR: sparse},
                 quantization_config=quantization,
-                metadata={"patent_rag": metadata.to_dict()},
-                shard_number=self._cluster["shard_number"] if server else None,
-                replication_factor=self._cluster["replication_factor"] if server else None,
-                write_consistency_factor=self._cluster["write_consistency_factor"] if server else None,
+                metadata=stored,
+                shard_number=cluster["shard_number"],
+                replication_factor=cluster["replication_factor"],
+                write_consistency_factor=cluster["write_consistency_factor"],
             )
-            self._metadata = metadata
-            self._ensure_indexes()
+        self._metadata = metadata
+        self._ensure_indexes()
         return self.describe()
 
     def _ensure_indexes(self) -> None:
         if self._url is None:
             return  # local mode ignores payload indexes (and warns if asked to build one)
-        schema = self._connect().get_collection(self._collection).payload_schema or {}
+        with self._errors():
+            schema = self._connect().get_collection(self._collection).payload_schema or {}
         for name, kind in INDEXED_FIELDS.items():
             if name not in schema:
-                self._connect().create_payload_index(self._collection, name, _SCHEMA[kind], wait=True)
+                with self._errors():
+                    self._connect().create_payload_index(self._collection, name, _SCHEMA[kind], wait=True)
 
     def open(self, *, fingerprint: Fingerprint | None = None) -> IndexInfo:
         """Open the collection; with ``fingerprint``, refuse an encoder that does not match it."""
@@ -296,14 +293,13 @@ class QdrantStore:
                 )
             config = self._connect().get_collection(self._collection).config
         stored = (getattr(config, "metadata", None) or {}).get("patent_rag", {})
-        metadata = IndexMetadata.from_dict(stored, location=self.location)
+        metadata = IndexMetadata.from_dict(stored, location=self.location, rebuild=self._rebuild())
         if fingerprint is not None:
             fingerprint.ensure_matches(metadata.fingerprint, index_name=self.location)
         self._check_vectors(config, dim=metadata.fingerprint.dim)
         self._metadata = metadata
         try:  # completes a creation that was interrupted; needs write access, which readers may lack
-            with self._errors():
-                self._ensure_indexes()
+            self._ensure_indexes()
         except StoreError as error:
             logger.warning(
                 "%s: could not create missing payload indexes (%s); filters still work", self.location, error
@@ -323,18 +319,25 @@ class QdrantStore:
         elif SPARSE_VECTOR not in (params.sparse_vectors or {}):
             problem = f"it has no {SPARSE_VECTOR!r} sparse (BM25) vectors"
         if problem:
-            where = self.location.rpartition("#")[0]
             raise IndexCorruptError(
-                f"{self.location} does not have the layout of a patent_rag index: {problem}; rebuild it: "
-                f"`patent-rag ingest FILES --index {where}#NEW_NAME` into a new collection, or delete this "
-                "one and ingest again"
+                f"{self.location} does not have the layout of a patent_rag index: {problem}; "
+                f"{self._rebuild()}"
             )
+
+    def _rebuild(self) -> str:
+        """How to get a working index back: a new collection (or this one deleted first)."""
+        where = self.location.rpartition("#")[0]
+        return (
+            f"rebuild it: `patent-rag ingest FILES --index {where}#NEW_NAME` into a new collection, or "
+            "delete this one and ingest again"
+        )
 
     def describe(self) -> IndexInfo:
         metadata = self.metadata
+        first_chunks = c.first_chunks()
         with self._errors():
             chunks = self._open.count(self._collection, exact=True).count
-            patents = self._open.count(self._collection, count_filter=c.first_chunks(), exact=True).count
+            patents = self._open.count(self._collection, count_filter=first_chunks, exact=True).count
         return IndexInfo(
             backend=self.backend,
             location=self.location,
@@ -370,18 +373,9 @@ class QdrantStore:
 
     def delete_points(self, ids: Sequence[str]) -> None:
         if ids:
+            selector = m.PointIdsList(points=list(ids))
             with self._errors():
-                self._open.delete(
-                    self._collection, points_selector=m.PointIdsList(points=list(ids)), wait=True
-                )
-
-    def delete_patents(self, publication_numbers: Sequence[str]) -> None:
-        if publication_numbers:
-            flt = c.client_filter(
-                compile_filter(SearchFilter(publication_numbers=tuple(publication_numbers)))
-            )
-            with self._errors():
-                self._open.delete(self._collection, points_selector=m.FilterSelector(filter=flt), wait=True)  # type: ignore[arg-type]
+                self._open.delete(self._collection, points_selector=selector, wait=True)
 
     def flush(self) -> None:
         """Nothing to do: every write was acknowledged (server) or persisted (local) already."""
@@ -427,26 +421,8 @@ class QdrantStore:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
         return ordered_hits(self._scroll(c.client_filter(compile_filter(search_filter)), c.PAYLOAD, limit))
 
-    def _query(
-        self,
-        dense: Any,
-        text: str | None,
-        mode: str,
-        search_filter: SearchFilter | None,
-        limit: int,
-        candidates: int | None,
-        fusion: str,
-    ) -> dict[str, Any] | None:
-        vector = check_query(
-            dense=dense, text=text, mode=mode, dim=self.metadata.fingerprint.dim, limit=limit
-        )
-        sparse = self._bm25.embed_query(text) if mode != "dense" and text else None
-        if mode == "bm25" and not sparse:
-            return None  # the text is only stop words: no term can match
-        flt = c.client_filter(compile_filter(search_filter))
-        return c.query_parts(
-            vector, sparse, mode=mode, flt=flt, candidates=max(candidates or 0, limit), fusion=fusion
-        )
+    def _plan(self, **search: Any) -> QueryPlan:
+        return plan_query(dim=self.metadata.fingerprint.dim, bm25=self._bm25, **search)
 
     def search(
         self,
@@ -460,12 +436,22 @@ class QdrantStore:
         fusion: Fusion = "rrf",
     ) -> list[SearchHit]:
         """Best chunks for a dense vector, BM25 text, or both fused in Qdrant (RRF or DBSF)."""
-        parts = self._query(dense, text, mode, search_filter, limit, candidates, fusion)
-        if parts is None:
+        plan = self._plan(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            candidates=candidates,
+            fusion=fusion,
+        )
+        if plan.matches_nothing:
             return []
+        # Each hybrid prefetch feeds the fusion at least as many chunks as are returned.
+        parts = c.query_parts(plan, depth=max(plan.candidates or 0, plan.limit))
         with self._errors():
             points = self._open.query_points(
-                self._collection, limit=limit, with_payload=c.PAYLOAD, **parts
+                self._collection, limit=plan.limit, with_payload=c.PAYLOAD, **parts
             ).points
         return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
@@ -483,15 +469,29 @@ class QdrantStore:
         fusion: Fusion = "rrf",
     ) -> list[HitGroup]:
         """One group per patent (or family) with Qdrant's group-by, best chunk first."""
-        parts = self._query(dense, text, mode, search_filter, limit, candidates or limit * group_size, fusion)
-        if parts is None:
-            return []
+        plan = self._plan(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            group_by=group_by,
+            group_size=group_size,
+            candidates=candidates,
+            fusion=fusion,
+        )
+        return [] if plan.matches_nothing else self._groups(plan)
+
+    def _groups(self, plan: QueryPlan) -> list[HitGroup]:
+        # Without ``candidates``, each hybrid prefetch feeds the fusion the chunks the groups can hold.
+        depth = max(plan.candidates or plan.limit * plan.group_size, plan.limit)
+        parts = c.query_parts(plan, depth=depth)
         with self._errors():
             result = self._open.query_points_groups(
                 self._collection,
-                group_by=GROUP_FIELDS[group_by],
-                limit=limit,
-                group_size=group_size,
+                group_by=plan.group_field,
+                limit=plan.limit,
+                group_size=plan.group_size,
                 with_payload=c.PAYLOAD,
                 **parts,
             )
