@@ -1,8 +1,8 @@
 """The disk under an embedded index: free space checked before writing, file-system errors in words.
 
 Qdrant Edge memory-maps its files and creates them at full size but sparse (an empty index takes
-0.6 MB of disk for 232 MB of file size, and each write-ahead-log segment is a 32 MB file), then
-fills their pages as it writes. On a full disk a write into a mapped page cannot fail with an
+a few hundred times less disk than its files' size, and each write-ahead-log segment is a 32 MB
+file), then fills their pages as it writes. On a full disk a write into a mapped page cannot fail with an
 error: the kernel kills the process with SIGBUS, without a message, and opening the half-written
 index afterwards dies the same way while Edge replays its log. So before each write the free space
 is checked against an estimate of what the write will take, plus :data:`MARGIN` for Edge's own
@@ -78,9 +78,9 @@ def points_bytes(*, dim: int, texts: Sequence[str], terms: int) -> int:
 
     Per point: the vector in the segment (float16) and in the log (float32), the BM25 terms twice
     over in both, the chunk text three times (payload storage, log, and as much again for slack)
-    and 2 KB for the other payload fields and their index entries. Batches of 500 of the latency
-    benchmark's points (384 dimensions, 700-character chunks) took 3.0-3.3 MB of disk, at times
-    4.2 MB as a file grew by a block of pages; they are estimated at 3.6 MB.
+    and 2 KB for the other payload fields and their index entries. It is above what batches of the
+    latency benchmark's points usually take, and below the most they take when a file grows by a
+    block of pages, which :data:`MARGIN` covers (docs/benchmarks.md).
     """
     return len(texts) * (6 * dim + 2048) + 32 * terms + 3 * sum(len(text) for text in texts)
 

@@ -11,14 +11,13 @@ vectors past the cut. Three checks tell these apart:
   storage folders its ``segment.json`` declares (a missing one is refused before Edge recreates it);
 - after: every point has its dense vector, and some point has its BM25 vector (a chunk without any
   BM25 term, only stop words, has none). Edge counts the points having a vector from each
-  segment's vector storage without a scan (0.03 ms at 20,000 chunks; the exact count, 1.5-2.5 ms
-  there, is only taken to confirm a disagreement);
+  segment's vector storage without a scan (the exact count, a scan, is only taken to confirm a
+  disagreement);
 - after: Edge recreated no folder inside a vector storage (opening healthy shards, cleanly closed or
   killed while writing, created none; a file may come and go, as a gridstore's tracker journal does).
 
-Listing the segments' vector storage files before and after takes 0.4-0.9 ms at 20,000 chunks (one
-or two segments), against 0.2-0.45 s for opening; the lists also let a refusal name the files that
-were missing.
+Listing the segments' vector storage files before and after costs a small fraction of opening the
+shard (docs/benchmarks.md); the lists also let a refusal name the files that were missing.
 """
 
 from __future__ import annotations

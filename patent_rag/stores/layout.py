@@ -54,8 +54,9 @@ SPARSE_VECTOR = "bm25"
 # fields or settings): an index of another version is refused with the way to rebuild it. The
 # version is also part of every point's hash.
 LAYOUT_VERSION = 2
-# Written for llama-index's QdrantVectorStore, left out of our own search results (the node JSON
-# repeats the chunk text: returning it would double what every query reads).
+# Written for llama-index's QdrantVectorStore in qdrant-client collections (not in Edge shards,
+# which it cannot read), left out of our own search results (the node JSON repeats the chunk text:
+# returning it would double what every query reads).
 LLAMA_INDEX_FIELDS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
 POINT_NAMESPACE = uuid.UUID("6f1c2a52-3b0e-5a8e-9a43-8d1f0c4e7b21")
 
