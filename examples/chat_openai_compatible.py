@@ -21,8 +21,8 @@ from patent_rag.encoding.resolve import encoder_for_index
 from patent_rag.ingest import ingest_documents
 from patent_rag.llama_index.llm import OpenAICompatibleLLM
 from patent_rag.llama_index.qa import PatentChatEngine
-from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
+from patent_rag.search import PatentSearcher, SearchOptions
 from patent_rag.stores import open_store
 
 TURNS = [
@@ -54,7 +54,8 @@ def main() -> None:
 
             encoder = Encoder("all-minilm-l6-v2")
             ingest_documents(sample_documents(), store=store, encoder=encoder)
-        chat = PatentChatEngine(retriever=PriorArtRetriever(index=store, embedding=encoder, top_k=4), llm=llm)
+        searcher = PatentSearcher(index=store, encoder=encoder, options=SearchOptions(top_k=4))
+        chat = PatentChatEngine(retriever=searcher, llm=llm)
         questions = iter(lambda: input("\nyou> ").strip(), "") if args.interactive else iter(TURNS)
         for question in questions:
             response = chat.chat(question)

@@ -16,8 +16,8 @@ import sys
 
 from patent_rag.encoding.encoder import Encoder
 from patent_rag.ingest import ingest_documents
-from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
+from patent_rag.search import PatentSearcher, SearchOptions
 from patent_rag.stores import open_store
 
 
@@ -40,8 +40,9 @@ def main() -> None:
         f"{summary.documents_unchanged} unchanged"
     )
     # On a server, grouping per patent and hybrid fusion run inside Qdrant (group-by, prefetch + RRF).
-    with PriorArtRetriever(index=store, embedding=encoder, top_k=5, mode="hybrid") as retriever:
-        for hit in retriever.prior_art("US8089324B2"):
+    options = SearchOptions(top_k=5, mode="hybrid")
+    with PatentSearcher(index=store, encoder=encoder, options=options) as searcher:
+        for hit in searcher.prior_art("US8089324B2"):
             print(f"{hit.rank}. {hit.publication_number} {hit.earliest_date} {hit.title} ({hit.best.label})")
     store.close()
 

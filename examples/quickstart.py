@@ -20,6 +20,7 @@ from patent_rag.encoding.encoder import Encoder
 from patent_rag.ingest import ingest_documents
 from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents
+from patent_rag.search import PatentSearcher, SearchOptions
 from patent_rag.stores import SearchFilter, open_store
 
 
@@ -38,9 +39,9 @@ def main() -> None:
 
         # 2. Prior art for a patent in the index: its claims and abstract are the queries, it and its
         #    family are excluded, and only documents dated before its priority date are kept.
-        with PriorArtRetriever(index=store, embedding=encoder, top_k=5) as retriever:
+        with PatentSearcher(index=store, encoder=encoder, options=SearchOptions(top_k=5)) as searcher:
             print("\nPrior art for US8089324B2 (varactor-free oscillator, filed 2008-12-31):")
-            for hit in retriever.prior_art("US8089324B2"):
+            for hit in searcher.prior_art("US8089324B2"):
                 print(
                     f"  {hit.rank}. {hit.publication_number} {hit.earliest_date} {hit.score:.4f} {hit.title}"
                 )
@@ -48,13 +49,17 @@ def main() -> None:
 
             # 3. Free text, filtered by IPC prefix (any level: section, class, subclass, group).
             print("\nFree text 'light emitting diode with a heat sink' in IPC class H01L:")
-            for hit in retriever.search(
-                "light emitting diode with a heat sink", filters=SearchFilter(ipc=["H01L"]), top_k=3
+            for hit in searcher.search(
+                "light emitting diode with a heat sink", filters=SearchFilter(ipc=("H01L",)), top_k=3
             ):
                 print(f"  {hit.rank}. {hit.publication_number} {hit.title} [{', '.join(hit.ipc)}]")
 
-            # 4. The same retriever is a LlamaIndex BaseRetriever.
-            nodes = retriever.retrieve("ring oscillator with low jitter")
+            # 4. Other options are another searcher over the same index (nothing is mutated).
+            bm25 = searcher.with_options(mode="bm25", top_k=3)
+            print(f"\nBM25 only: {[hit.publication_number for hit in bm25.search('ring oscillator')]}")
+
+            # 5. For LlamaIndex, the searcher wrapped as a BaseRetriever.
+            nodes = PriorArtRetriever(searcher=searcher).retrieve("ring oscillator with low jitter")
             print(f"\nLlamaIndex nodes: {[n.node.metadata['publication_number'] for n in nodes[:3]]}")
         store.close()
 

@@ -1,9 +1,10 @@
 """patent_rag: patent retrieval for LlamaIndex and Qdrant.
 
-Task-prompted patent embeddings (:class:`Encoder`, :class:`PatentEmbedding`), streaming parsers
-for USPTO / EPO / JSONL / CSV (:func:`parse_files`), section-aware chunking (:class:`Chunker`),
-idempotent Qdrant ingestion (:func:`ingest`, :func:`open_store`), a prior-art retriever
-(:class:`PriorArtRetriever`) and QA chains with citations (:class:`PatentQueryEngine`).
+Task-prompted patent embeddings (:class:`Encoder`), streaming parsers for USPTO / EPO / JSONL / CSV
+(:func:`parse_files`), section-aware chunking (:class:`Chunker`), idempotent Qdrant ingestion
+(:func:`ingest`, :func:`open_store`) and prior-art search (:class:`PatentSearcher`, configured by
+:class:`SearchOptions`). LlamaIndex adapters: :class:`PatentEmbedding`, :class:`PriorArtRetriever`
+and QA engines with checked citations (:class:`PatentQueryEngine`).
 
 Names whose modules pull in heavy frameworks (llama-index, qdrant-client) are imported on first
 use, so ``import patent_rag`` stays fast.
@@ -41,10 +42,13 @@ if TYPE_CHECKING:
     from patent_rag.ingest import IngestSummary, ingest, ingest_documents
     from patent_rag.llama_index.embedding import PatentEmbedding
     from patent_rag.llama_index.llm import OpenAICompatibleLLM
-    from patent_rag.llama_index.qa import PatentAnswer, PatentChatEngine, PatentQueryEngine
+    from patent_rag.llama_index.qa import PatentChatEngine, PatentQueryEngine
     from patent_rag.llama_index.retriever import PriorArtRetriever
+    from patent_rag.search.answers import PatentAnswer
     from patent_rag.search.boosts import MetadataBoosts
     from patent_rag.search.hits import Evidence, PatentHit
+    from patent_rag.search.options import SearchOptions
+    from patent_rag.search.searcher import PatentSearcher
     from patent_rag.stores import DateRange, SearchFilter, Store, open_store
 
 __all__ = [
@@ -74,8 +78,10 @@ __all__ = [
     "PatentHit",
     "PatentQueryEngine",
     "PatentRagError",
+    "PatentSearcher",
     "PriorArtRetriever",
     "SearchFilter",
+    "SearchOptions",
     "Store",
     "StoreError",
     "TaskPrompts",
@@ -99,10 +105,12 @@ _LAZY = {
     "Evidence": "patent_rag.search.hits",
     "PatentHit": "patent_rag.search.hits",
     "OpenAICompatibleLLM": "patent_rag.llama_index.llm",
-    "PatentAnswer": "patent_rag.llama_index.qa",
+    "PatentAnswer": "patent_rag.search.answers",
     "PatentChatEngine": "patent_rag.llama_index.qa",
     "PatentQueryEngine": "patent_rag.llama_index.qa",
     "PriorArtRetriever": "patent_rag.llama_index.retriever",
+    "PatentSearcher": "patent_rag.search.searcher",
+    "SearchOptions": "patent_rag.search.options",
     "DateRange": "patent_rag.stores",
     "IngestSummary": "patent_rag.ingest",
     "ingest": "patent_rag.ingest",

@@ -1,4 +1,5 @@
-"""PriorArtRetriever on real stores (Qdrant Edge and qdrant-client local mode) with the real MiniLM.
+"""PatentSearcher, and PriorArtRetriever over it, on real stores (Qdrant Edge and qdrant-client local
+mode) with the real MiniLM.
 
 Two corpora: real USPTO grants from the packaged demo sample (titles, abstracts, first independent
 claims), and a handful of small records whose dates, CPC codes and families are chosen to pin the
@@ -11,6 +12,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,13 +20,16 @@ from llama_index.core.schema import NodeWithScore
 
 from patent_rag.documents import Claim, PatentDocument
 from patent_rag.documents.chunking import Chunker
+from patent_rag.encoding.encoder import Encoder
 from patent_rag.errors import ConfigurationError, FingerprintMismatchError
 from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.sample import sample_documents as packaged_sample
 from patent_rag.search.boosts import MetadataBoosts
 from patent_rag.search.hits import PatentHit
+from patent_rag.search.options import SearchOptions
 from patent_rag.search.query import cutoff_filter, merge_filters
 from patent_rag.search.ranking import fuse_rankings
+from patent_rag.search.searcher import PatentSearcher
 from patent_rag.stores import EdgeStore, SearchFilter, open_store
 from patent_rag.stores._shared import group_hits, payload_key
 from patent_rag.stores.base import HitGroup, SearchHit, Store, StoredPoint
@@ -203,6 +208,10 @@ def dated_store(request, dated_points, minilm_encoder, tmp_path_factory) -> Iter
     store.close()
 
 
+def make_searcher(store: Store, encoder: Encoder | None, **options: Any) -> PatentSearcher:
+    return PatentSearcher(index=store, encoder=encoder, options=SearchOptions(**options))
+
+
 def numbers(hits: Sequence[PatentHit]) -> list[str]:
     return [hit.publication_number for hit in hits]
 
@@ -299,8 +308,6 @@ def test_bm25_needs_no_encoder_and_dense_does(sample_store) -> None:  # type: ig
 
 
 def test_a_different_model_is_refused_naming_both(sample_store, tiny_patembed_dir) -> None:  # type: ignore[no-untyped-def]
-    from patent_rag.encoding.encoder import Encoder
-
     other = Encoder(str(tiny_patembed_dir), precision="fp32")
     with pytest.raises(
         FingerprintMismatchError,
@@ -312,8 +319,6 @@ def test_a_different_model_is_refused_naming_both(sample_store, tiny_patembed_di
 def test_a_different_model_is_refused_when_opening_a_location(
     sample_points, minilm_encoder, tiny_patembed_dir, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from patent_rag.encoding.encoder import Encoder
-
     make_store("edge", tmp_path, sample_points, minilm_encoder).close()
     other = Encoder(str(tiny_patembed_dir), precision="fp32")
     with pytest.raises(FingerprintMismatchError, match="dim: encoder=16 vs index=384"):
@@ -341,41 +346,39 @@ def test_a_different_model_is_refused_when_opening_a_location(
     ],
 )
 def test_cutoff_semantics(dated_store, minilm_encoder, cutoff, include_undated, expected) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(
-        index=dated_store, embedding=minilm_encoder, cutoff=cutoff, include_undated=include_undated, top_k=10
+    searcher = make_searcher(
+        dated_store, minilm_encoder, cutoff=cutoff, include_undated=include_undated, top_k=10
     )
     # US1000006B2 shares the query's family: excluded whatever the dates.
-    assert set(numbers(retriever.prior_art(QUERY_RECORD))) == expected
+    assert set(numbers(searcher.prior_art(QUERY_RECORD))) == expected
 
 
 def test_explicit_before_on_free_text_and_patent(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, top_k=10)
-    text_hits = retriever.search("voltage controlled oscillator", before=date(2008, 12, 30))
+    searcher = make_searcher(dated_store, minilm_encoder, top_k=10)
+    text_hits = searcher.search("voltage controlled oscillator", before=date(2008, 12, 30))
     assert set(numbers(text_hits)) == {"US1000005B2", "US1000006B2", "US1000007B2"}  # 2008-12-30 excluded
-    assert set(numbers(retriever.search("voltage controlled oscillator"))) >= {"US1000002B2", "US1000004B2"}
-    patent_hits = retriever.prior_art(QUERY_RECORD, before=date(2008, 7, 1))
+    assert set(numbers(searcher.search("voltage controlled oscillator"))) >= {"US1000002B2", "US1000004B2"}
+    patent_hits = searcher.prior_art(QUERY_RECORD, before=date(2008, 7, 1))
     assert set(numbers(patent_hits)) == {"US1000005B2", "US1000007B2"}
 
 
 def test_family_exclusion_and_family_grouping(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, top_k=10)
-    assert "US1000006B2" in numbers(retriever.search("voltage controlled oscillator"))
-    assert "US1000006B2" not in numbers(retriever.prior_art(QUERY_RECORD))
-    by_family = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, group_by="family", top_k=10)
+    searcher = make_searcher(dated_store, minilm_encoder, cutoff=None, top_k=10)
+    assert "US1000006B2" in numbers(searcher.search("voltage controlled oscillator"))
+    assert "US1000006B2" not in numbers(searcher.prior_art(QUERY_RECORD))
+    by_family = make_searcher(dated_store, minilm_encoder, group_by="family", top_k=10)
     hits = by_family.search("voltage controlled oscillator")
     assert len(hits) == len({hit.family_id or hit.publication_number for hit in hits}) == 7
 
 
 def test_boosts_rescore_patent_queries_only(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
     query = QUERY_RECORD.model_copy(update={"cpc": ["H03L7/099"], "family_id": None})
-    assert retriever_query_codes(dated_store, minilm_encoder, query) == ("H03L7/099",)
-    plain = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=None, top_k=10)
+    assert searcher_query_codes(dated_store, minilm_encoder, query) == ("H03L7/099",)
+    plain = make_searcher(dated_store, minilm_encoder, cutoff=None, boosts=None, top_k=10)
     strong = MetadataBoosts(
         classification=5.0, uspc=0.0, assignee=0.0, inventor=0.0, date_proximity=0.0, classified=0
     )
-    boosted = PriorArtRetriever(
-        index=dated_store, embedding=minilm_encoder, cutoff=None, boosts=strong, top_k=10
-    )
+    boosted = make_searcher(dated_store, minilm_encoder, cutoff=None, boosts=strong, top_k=10)
     # The one candidate sharing the query's CPC symbol comes first; the rest keep their order.
     unboosted = numbers(plain.prior_art(query))
     assert unboosted[0] != "US1000005B2"  # else the test could not tell boosting from not
@@ -396,8 +399,8 @@ def test_classified_search_adds_candidates_text_search_ranks_too_deep(dated_stor
     )
 
     def found(boosts: MetadataBoosts | None) -> list[str]:
-        retriever = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, boosts=boosts, top_k=3)
-        return numbers(retriever.prior_art(query))
+        searcher = make_searcher(dated_store, minilm_encoder, boosts=boosts, top_k=3)
+        return numbers(searcher.prior_art(query))
 
     plain = found(None)
     assert "US1000007B2" not in plain
@@ -407,8 +410,8 @@ def test_classified_search_adds_candidates_text_search_ranks_too_deep(dated_stor
     assert with_classified[1:] == [n for n in plain if n != "US1000007B2"][:2]
 
 
-def retriever_query_codes(store: Store, encoder, record: PatentDocument) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
-    return PriorArtRetriever(index=store, embedding=encoder).patent_query(record).cpc
+def searcher_query_codes(store: Store, encoder, record: PatentDocument) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return make_searcher(store, encoder).patent_query(record).cpc
 
 
 @pytest.mark.parametrize(
@@ -435,11 +438,9 @@ def retriever_query_codes(store: Store, encoder, record: PatentDocument) -> tupl
     ],
 )
 def test_classification_prefix_filters(dated_store, minilm_encoder, search_filter, expected) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(
-        index=dated_store, embedding=minilm_encoder, filters=search_filter, top_k=10
-    )
-    assert set(numbers(retriever.search("oscillator circuit"))) == expected
-    per_call = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, top_k=10)
+    searcher = make_searcher(dated_store, minilm_encoder, filters=search_filter, top_k=10)
+    assert set(numbers(searcher.search("oscillator circuit"))) == expected
+    per_call = make_searcher(dated_store, minilm_encoder, top_k=10)
     assert set(numbers(per_call.search("oscillator circuit", filters=search_filter))) == expected
 
 
@@ -468,10 +469,8 @@ def test_reciprocal_rank_fusion_by_hand() -> None:
 
 def test_hybrid_finds_what_either_side_finds(sample_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
     def top(mode: str, fusion: str = "rrf") -> list[str]:
-        retriever = PriorArtRetriever(
-            index=sample_store, embedding=minilm_encoder, mode=mode, fusion=fusion, top_k=4
-        )
-        return numbers(retriever.search("PSS power supply sensitivity of a ring VCO"))
+        searcher = make_searcher(sample_store, minilm_encoder, mode=mode, fusion=fusion, top_k=4)
+        return numbers(searcher.search("PSS power supply sensitivity of a ring VCO"))
 
     dense, bm25, hybrid = top("dense"), top("bm25"), top("hybrid")
     assert hybrid[0] == "US7863991B1"
@@ -490,21 +489,19 @@ def test_reranker_hook_callable_and_cross_encoder(sample_store, minilm_encoder) 
     def prefer_leds(query: str, texts: Sequence[str]) -> list[float]:
         return [1.0 if "light emitting" in text.lower() else 0.0 for text in texts]
 
-    retriever = PriorArtRetriever(index=sample_store, embedding=minilm_encoder, reranker=prefer_leds, top_k=3)
-    hits = retriever.search("oscillator")
+    searcher = make_searcher(sample_store, minilm_encoder, reranker=prefer_leds, top_k=3)
+    hits = searcher.search("oscillator")
     assert all("light emitting" in (hit.title + hit.best.text).lower() for hit in hits)
     assert [hit.score for hit in hits] == [1.0, 1.0, 1.0]
-    crossed = PriorArtRetriever(
-        index=sample_store, embedding=minilm_encoder, reranker=LengthCrossEncoder(), top_k=5
-    )
+    crossed = make_searcher(sample_store, minilm_encoder, reranker=LengthCrossEncoder(), top_k=5)
     lengths = [len(f"{hit.title}. {hit.best.text}") for hit in crossed.search("oscillator")]
     assert lengths == sorted(lengths)
 
 
 def test_mmr_trades_relevance_for_diversity(dated_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
-    plain = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, top_k=3)
-    same = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, top_k=3, mmr=0.0)
-    diverse = PriorArtRetriever(index=dated_store, embedding=minilm_encoder, cutoff=None, top_k=2, mmr=0.9)
+    plain = make_searcher(dated_store, minilm_encoder, cutoff=None, top_k=3)
+    same = make_searcher(dated_store, minilm_encoder, cutoff=None, top_k=3, mmr=0.0)
+    diverse = make_searcher(dated_store, minilm_encoder, cutoff=None, top_k=2, mmr=0.9)
     query = "oscillator with a ring of inverters"
     assert numbers(same.search(query)) == numbers(plain.search(query))
     picked = numbers(diverse.search(query))

@@ -7,22 +7,22 @@ that tests call directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
+from patent_rag.cli.search import CUTOFFS
 from patent_rag.documents.parsers import FORMATS as PARSED_FORMATS
+from patent_rag.search.options import SearchMode, choices
 
 if TYPE_CHECKING:
     from patent_rag.stores import SearchFilter
-    from patent_rag.stores.base import SearchMode
 
 __all__: list[str] = []
 
 FORMATS = ("auto", *PARSED_FORMATS)
-MODES = ("dense", "bm25", "hybrid")
 
 IndexOption = Annotated[
     str,
@@ -39,7 +39,8 @@ ApiKeyEnvOption = Annotated[
 ]
 TopKOption = Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents to return.")]
 ModeOption = Annotated[
-    str, typer.Option("--mode", help="dense, bm25 or hybrid (BM25 + dense, score-based fusion).")
+    str,
+    typer.Option("--mode", help=f"One of {choices(SearchMode)} (hybrid: BM25 + dense, score-based fusion)."),
 ]
 BeforeOption = Annotated[
     str | None, typer.Option("--before", help="Keep patents whose priority date is before YYYY-MM-DD.")
@@ -68,12 +69,6 @@ CountryOption = Annotated[
 def _console(as_json: bool) -> Console:
     # With --json, stdout carries exactly one JSON document; status lines go to stderr.
     return err if as_json else out
-
-
-def _mode(mode: str) -> SearchMode:
-    if mode not in MODES:
-        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return cast("SearchMode", mode)
 
 
 def _filter(
@@ -195,7 +190,7 @@ def search(
         query,
         index=index,
         top_k=top_k,
-        mode=_mode(mode),
+        mode=mode,
         before=before,
         search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
         model=model,
@@ -215,9 +210,7 @@ def prior_art(
     mode: ModeOption = "hybrid",
     cutoff: Annotated[
         str,
-        typer.Option(
-            "--cutoff", help="Date compared with the query's priority: priority|filing|publication|none."
-        ),
+        typer.Option("--cutoff", help=f"Date compared with the query's priority: {'|'.join(CUTOFFS)}."),
     ] = "priority",
     before: BeforeOption = None,
     cpc: CpcOption = None,
@@ -238,7 +231,7 @@ def prior_art(
         publication_number,
         index=index,
         top_k=top_k,
-        mode=_mode(mode),
+        mode=mode,
         cutoff=cutoff,
         before=before,
         search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
@@ -282,7 +275,7 @@ def ask(
         llm_model=llm_model,
         llm_api_key_env=llm_api_key_env,
         top_k=top_k,
-        mode=_mode(mode),
+        mode=mode,
         before=before,
         search_filter=_filter(cpc=cpc),
         model=model,
@@ -299,7 +292,7 @@ def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption
     """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
     from patent_rag.cli.search import run_demo
 
-    run_demo(top_k=top_k, mode=_mode(mode), as_json=as_json, console=_console(as_json))
+    run_demo(top_k=top_k, mode=mode, as_json=as_json, console=_console(as_json))
 
 
 @app.command("eval")
@@ -316,9 +309,7 @@ def evaluate(
     mode: ModeOption = "hybrid",
     cutoff: Annotated[
         str,
-        typer.Option(
-            "--cutoff", help="Prior-art cutoff for patent queries: priority|filing|publication|none."
-        ),
+        typer.Option("--cutoff", help=f"Prior-art cutoff for patent queries: {'|'.join(CUTOFFS)}."),
     ] = "priority",
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Patents retrieved per query.")] = 100,
     per_query: Annotated[
@@ -346,7 +337,7 @@ def evaluate(
         index=index,
         qrels=qrels,
         queries=queries,
-        mode=_mode(mode),
+        mode=mode,
         cutoff=cutoff,
         top_k=top_k,
         per_query=per_query,

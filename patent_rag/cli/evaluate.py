@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from patent_rag.cli import print_json, safe_text
-from patent_rag.cli.search import open_retriever
-from patent_rag.errors import ConfigurationError
+from patent_rag.cli.search import open_searcher, search_options
 from patent_rag.search.evaluation import (
     DEFAULT_MEASURES,
     EvaluationResult,
@@ -24,11 +23,8 @@ from patent_rag.search.evaluation import (
     load_qrels,
     load_queries,
 )
-from patent_rag.stores.base import SearchMode
 
 __all__ = ["result_table", "run_eval"]
-
-_MODES = ("dense", "bm25", "hybrid")
 
 
 def result_table(result: EvaluationResult, *, title: str | None = None) -> Table:
@@ -60,7 +56,7 @@ def run_eval(
     index: str,
     qrels: Path,
     queries: Path | None = None,
-    mode: SearchMode = "hybrid",
+    mode: str = "hybrid",
     cutoff: str = "priority",
     top_k: int = 100,
     measures: Sequence[str] = DEFAULT_MEASURES,
@@ -76,7 +72,8 @@ def run_eval(
     """Evaluate retrieval from ``index`` against ``qrels``; print a table (or one JSON object).
 
     Without ``queries`` the qrels' query ids are publication numbers in the index, each searched as
-    a prior-art query by patent (itself excluded; ``cutoff``: priority | filing | publication | none).
+    a prior-art query by patent (itself excluded; ``cutoff``: one of
+    :data:`~patent_rag.cli.search.CUTOFFS`).
     With ``queries`` (TSV ``id<TAB>text`` or BEIR JSONL) each is a free-text search. The JSON object
     holds every measure (``"ndcg@10"``, ``"recall@100"``, ``"map"``, ``"mrr"`` by default),
     ``"queries"`` (the number scored), ``"skipped"`` (id -> reason) and ``"settings"``.
@@ -88,27 +85,17 @@ def run_eval(
     Example:
         >>> run_eval(index="idx", qrels=Path("qrels.tsv"), as_json=True, console=Console())  # doctest: +SKIP
     """
-    if mode not in _MODES:
-        raise ConfigurationError(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
-    if top_k < 1:
-        raise ConfigurationError(f"--top-k must be at least 1, got {top_k}")
+    options = search_options(mode=mode, top_k=top_k, cutoff=cutoff, boost=boost)
     judged = load_qrels(qrels)  # kind codes as written: evaluate() compares with or without them
     texts = load_queries(queries) if queries is not None else None
-    with open_retriever(
-        index,
-        mode=mode,
-        top_k=top_k,
-        cutoff=cutoff,
-        boost=boost,
-        model=model,
-        model_path=model_path,
-        index_api_key_env=index_api_key_env,
-    ) as retriever:
+    with open_searcher(
+        index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
+    ) as searcher:
         # No spinner with --json: stdout carries exactly one JSON object.
         status = contextlib.nullcontext() if as_json else console.status(f"evaluating {len(judged)} queries")
         with status:
             result = evaluate(
-                retriever, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
+                searcher, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
             )
     settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff, "boost": boost}
     result = dataclasses.replace(result, settings=settings)

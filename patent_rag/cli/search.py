@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 from rich.console import Console
 from rich.table import Table
@@ -21,31 +21,36 @@ from rich.text import Text
 
 from patent_rag.cli import print_json, safe_text, terminal_safe
 from patent_rag.errors import ConfigurationError
-from patent_rag.llama_index.retriever import PriorArtRetriever
 from patent_rag.search.boosts import MetadataBoosts
 from patent_rag.search.hits import PatentHit
-from patent_rag.search.query import CutoffField, merge_filters
+from patent_rag.search.options import CutoffField, SearchMode, SearchOptions, choices
+from patent_rag.search.query import merge_filters
+from patent_rag.search.searcher import PatentSearcher
 from patent_rag.stores import open_store
-from patent_rag.stores.base import SearchMode, Store
+from patent_rag.stores.base import Store
 from patent_rag.stores.filters import DateRange, SearchFilter
 
 __all__ = [
+    "CUTOFFS",
     "DEMO_MODEL",
     "DEMO_PATENT",
     "build_filter",
     "hits_table",
+    "open_searcher",
     "parse_date",
     "run_ask",
     "run_demo",
     "run_prior_art",
     "run_search",
+    "search_options",
 ]
 
 DEMO_MODEL = "all-minilm-l6-v2"
 # A 2012 grant (filed 2008-12-31) on a varactor-free oscillator; the sample holds an earlier CMOS VCO
 # (US7863991B1, filed 2008-10-06) that a prior-art search should rank first.
 DEMO_PATENT = "US8089324B2"
-_CUTOFFS = ("priority", "filing", "publication", "none")
+# --cutoff values: the cutoff fields, and "none" for no automatic cutoff.
+CUTOFFS: tuple[str, ...] = (*get_args(CutoffField), "none")
 # A CPC/IPC symbol or a prefix of one: section, class, subclass, main group, group/subgroup.
 _CLASSIFICATION = re.compile(r"^[A-HY](?:\d\d(?:[A-Z](?:\d{1,4}(?:/\d{1,6})?)?)?)?$")
 
@@ -155,43 +160,60 @@ def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:
     return table
 
 
-@contextlib.contextmanager
-def open_retriever(
-    index: str,
+def search_options(
     *,
-    mode: SearchMode,
-    top_k: int,
+    mode: str = "hybrid",
+    top_k: int = 10,
     cutoff: str = "priority",
     include_undated: bool = False,
     search_filter: SearchFilter | None = None,
     boost: bool = True,
+) -> SearchOptions:
+    """The :class:`SearchOptions` of command-line values: the one place every command builds them.
+
+    ``cutoff`` is one of :data:`CUTOFFS` (``"none"``: no automatic cutoff); ``boost`` turns the
+    default :class:`MetadataBoosts` on or off.
+
+    Raises:
+        ConfigurationError: a mode or cutoff outside its choices (listing them), a top-k below 1.
+    """
+    if mode not in get_args(SearchMode):
+        raise ConfigurationError(f"--mode must be one of {choices(SearchMode)}, got {mode!r}")
+    if cutoff not in CUTOFFS:
+        raise ConfigurationError(f"--cutoff must be one of {', '.join(CUTOFFS)}, got {cutoff!r}")
+    if top_k < 1:
+        raise ConfigurationError(f"--top-k must be at least 1, got {top_k}")
+    return SearchOptions(
+        mode=cast(SearchMode, mode),
+        top_k=top_k,
+        cutoff=None if cutoff == "none" else cast(CutoffField, cutoff),
+        include_undated=include_undated,
+        filters=search_filter,
+        boosts=MetadataBoosts() if boost else None,
+    )
+
+
+@contextlib.contextmanager
+def open_searcher(
+    index: str,
+    *,
+    options: SearchOptions,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
-) -> Iterator[PriorArtRetriever]:
+) -> Iterator[PatentSearcher]:
+    """A searcher over ``index`` with the encoder it was built with (none for BM25); closed after."""
     from patent_rag.encoding.resolve import encoder_for_index
 
-    if cutoff not in _CUTOFFS:
-        raise ConfigurationError(f"--cutoff must be one of {', '.join(_CUTOFFS)}, got {cutoff!r}")
     store: Store = open_store(index, api_key_env=index_api_key_env)
     try:
         store.open()
         encoder = (
             encoder_for_index(store.metadata.fingerprint, model=model, model_path=model_path)
-            if mode != "bm25"
+            if options.mode != "bm25"
             else None
         )
-        chosen: CutoffField | None = None if cutoff == "none" else cutoff  # type: ignore[assignment]
-        yield PriorArtRetriever(
-            index=store,
-            embedding=encoder,
-            top_k=top_k,
-            mode=mode,
-            cutoff=chosen,
-            include_undated=include_undated,
-            filters=search_filter,
-            boosts=MetadataBoosts() if boost else None,
-        )
+        yield PatentSearcher(index=store, encoder=encoder, options=options)
     finally:
         store.close()
 
@@ -205,7 +227,7 @@ def run_search(
     *,
     index: str,
     top_k: int = 10,
-    mode: SearchMode = "hybrid",
+    mode: str = "hybrid",
     before: date | str | None = None,
     search_filter: SearchFilter | None = None,
     model: str | None = None,
@@ -221,17 +243,12 @@ def run_search(
     Example:
         >>> run_search("low power CMOS VCO", index="my-index", console=Console())  # doctest: +SKIP
     """
+    options = search_options(mode=mode, top_k=top_k, search_filter=search_filter)
     cutoff = parse_date(before)
-    with open_retriever(
-        index,
-        mode=mode,
-        top_k=top_k,
-        search_filter=search_filter,
-        model=model,
-        model_path=model_path,
-        index_api_key_env=index_api_key_env,
-    ) as retriever:
-        hits = retriever.search(query, before=cutoff)
+    with open_searcher(
+        index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
+    ) as searcher:
+        hits = searcher.search(query, before=cutoff)
     if as_json:
         print_json(_payload(hits, query=query, index=index, mode=mode, before=cutoff))
     else:
@@ -245,7 +262,7 @@ def run_prior_art(
     *,
     index: str,
     top_k: int = 10,
-    mode: SearchMode = "hybrid",
+    mode: str = "hybrid",
     cutoff: str = "priority",
     before: date | str | None = None,
     include_undated: bool = False,
@@ -258,28 +275,27 @@ def run_prior_art(
     console: Console,
 ) -> list[PatentHit]:
     """Prior art for a patent in the index: its claims and abstract as queries, itself and its family
-    excluded, candidates dated (``cutoff``: priority | filing | publication | none) strictly before its
+    excluded, candidates dated (``cutoff``: one of :data:`CUTOFFS`) strictly before its
     earliest priority date (or ``before``), rescored by :class:`~patent_rag.search.boosts.MetadataBoosts`
     unless ``boost`` is false.
 
     Example:
         >>> run_prior_art("US8089324B2", index="my-index", console=Console())  # doctest: +SKIP
     """
-    with open_retriever(
-        index,
+    options = search_options(
         mode=mode,
         top_k=top_k,
         cutoff=cutoff,
         include_undated=include_undated,
         search_filter=search_filter,
         boost=boost,
-        model=model,
-        model_path=model_path,
-        index_api_key_env=index_api_key_env,
-    ) as retriever:
-        target = retriever.patent_query(publication_number)
+    )
+    with open_searcher(
+        index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
+    ) as searcher:
+        target = searcher.patent_query(publication_number)
         day = parse_date(before) or target.earliest_date
-        hits = retriever.prior_art(target.publication_number, before=day)
+        hits = searcher.prior_art(target.publication_number, before=day)
     _print_prior_art(
         hits, target.publication_number, target.title, day, cutoff, mode, index, as_json, console
     )
@@ -319,7 +335,7 @@ def run_ask(
     llm_model: str,
     llm_api_key_env: str | None = None,
     top_k: int = 5,
-    mode: SearchMode = "hybrid",
+    mode: str = "hybrid",
     before: date | str | None = None,
     search_filter: SearchFilter | None = None,
     model: str | None = None,
@@ -340,21 +356,17 @@ def run_ask(
     from patent_rag.llama_index.llm import OpenAICompatibleLLM
     from patent_rag.llama_index.qa import PatentQueryEngine
 
+    options = search_options(mode=mode, top_k=top_k, search_filter=search_filter)
+    if before is not None:
+        # The engine searches free text only: the date limit goes into the options' filter.
+        cutoff = SearchFilter(dates=(DateRange(field="earliest", before=parse_date(before)),))
+        options = options.replace(filters=merge_filters(options.filters, cutoff))
     llm = OpenAICompatibleLLM(base_url=llm_url, model=llm_model, api_key_env=llm_api_key_env)
     try:
-        with open_retriever(
-            index,
-            mode=mode,
-            top_k=top_k,
-            search_filter=search_filter,
-            model=model,
-            model_path=model_path,
-            index_api_key_env=index_api_key_env,
-        ) as retriever:
-            if before is not None:
-                cutoff = SearchFilter(dates=(DateRange(field="earliest", before=parse_date(before)),))
-                retriever.filters = merge_filters(retriever.filters, cutoff)
-            answer = PatentQueryEngine(retriever=retriever, llm=llm).ask(question)
+        with open_searcher(
+            index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
+        ) as searcher:
+            answer = PatentQueryEngine(retriever=searcher, llm=llm).ask(question)
     finally:
         llm.close()
     if as_json:
@@ -369,7 +381,7 @@ def run_ask(
 
 
 def run_demo(
-    *, top_k: int = 5, mode: SearchMode = "hybrid", as_json: bool = False, console: Console
+    *, top_k: int = 5, mode: str = "hybrid", as_json: bool = False, console: Console
 ) -> list[PatentHit]:
     """Offline demo: index the packaged USPTO sample with MiniLM in a temporary Edge index and show
     the prior art of :data:`DEMO_PATENT`.
@@ -381,6 +393,7 @@ def run_demo(
     from patent_rag.ingest import ingest_documents
     from patent_rag.sample import sample_documents, sample_files
 
+    options = search_options(mode=mode, top_k=top_k)
     files = sample_files()
     with console.status("loading the MiniLM model"):
         encoder = Encoder(DEMO_MODEL)
@@ -397,9 +410,9 @@ def run_demo(
                     style="dim",
                 )
             )
-            retriever = PriorArtRetriever(index=store, embedding=encoder, top_k=top_k, mode=mode)
-            target = retriever.patent_query(DEMO_PATENT)
-            hits = retriever.prior_art(DEMO_PATENT)
+            searcher = PatentSearcher(index=store, encoder=encoder, options=options)
+            target = searcher.patent_query(DEMO_PATENT)
+            hits = searcher.prior_art(DEMO_PATENT)
         finally:
             store.close()
     _print_prior_art(

@@ -1,12 +1,14 @@
-"""LlamaIndex adapters: the ``BaseEmbedding`` (:class:`~.embedding.PatentEmbedding`), the
-``BaseRetriever`` (:class:`~.retriever.PriorArtRetriever`), query and chat engines with checked
-citations (:mod:`.qa`) and an LLM for OpenAI-compatible endpoints (:mod:`.llm`). The only package
-that imports llama-index."""
+"""LlamaIndex adapters over the search core: the ``BaseEmbedding``
+(:class:`~.embedding.PatentEmbedding`), the ``BaseRetriever`` (:class:`~.retriever.PriorArtRetriever`),
+hits as nodes (:func:`~.nodes.to_node`), query and chat engines with checked citations (:mod:`.qa`)
+and an LLM for OpenAI-compatible endpoints (:mod:`.llm`). The only package that imports llama-index.
+"""
 
 from __future__ import annotations
 
 from patent_rag.llama_index.embedding import PatentEmbedding
 from patent_rag.llama_index.llm import OpenAICompatibleLLM
+from patent_rag.llama_index.nodes import to_node
 from patent_rag.llama_index.qa import PatentAnswer, PatentChatEngine, PatentQueryEngine
 from patent_rag.llama_index.retriever import PriorArtRetriever
 
@@ -17,4 +19,5 @@ __all__ = [
     "PatentEmbedding",
     "PatentQueryEngine",
     "PriorArtRetriever",
+    "to_node",
 ]

@@ -1,17 +1,17 @@
-"""Patent-level evaluation: run a retriever over queries and score it against qrels.
+"""Patent-level evaluation: run a searcher over queries and score it against qrels.
 
 Qrels use the BEIR TSV layout (``query-id  corpus-id  score``, header line optional, extra
 columns ignored; TREC's ``qid 0 docid rel`` is read too). Queries are free text (a TSV of
 ``id<TAB>text`` or a JSONL of ``{"_id": ..., "text": ...}`` as BEIR writes them) or, when no
 queries are given, the qrels' query ids themselves: publication numbers of patents in the index,
-each searched as a prior-art query by patent (itself and its family excluded, the retriever's
+each searched as a prior-art query by patent (itself and its family excluded, the searcher's
 prior-art cutoff applied).
 
 Metrics come from ir-measures (trec_eval's definitions through pytrec_eval): ``ndcg@k``,
 ``recall@k``, ``map`` (or ``map@k``), ``mrr`` (or ``mrr@k``), ``precision@k``. Corpus ids are
 compared as normalized publication numbers (``EP0123456B1`` and ``EP123456B1`` are the same
-patent). The ranking is scored in the order the retriever returned it (trec_eval would reorder
-tied scores by id). A judged query with no relevant document is skipped; a query the retriever
+patent). The ranking is scored in the order the searcher returned it (trec_eval would reorder
+tied scores by id). A judged query with no relevant document is skipped; a query the searcher
 returned nothing for scores 0.
 
 Kind codes: citation exports often write ``US5583744`` for ``US5583744A``. ``ignore_kind=None``
@@ -44,9 +44,9 @@ import ir_measures
 
 from patent_rag.documents.record import normalize_publication_number
 from patent_rag.errors import ConfigurationError, ParseError, PatentNotFoundError
+from patent_rag.search.searcher import HasSearcher, PatentSearcher
 
 if TYPE_CHECKING:
-    from patent_rag.llama_index.retriever import PriorArtRetriever
     from patent_rag.stores.base import Store
 
 __all__ = [
@@ -77,7 +77,7 @@ Ranking = Sequence[str] | Sequence[tuple[str, float]]
 
 @dataclass(frozen=True)
 class QueryResult:
-    """One query's scores and ranking (publication numbers best first, with the retriever's scores)."""
+    """One query's scores and ranking (publication numbers best first, with the searcher's scores)."""
 
     query_id: str
     metrics: Mapping[str, float]
@@ -476,19 +476,19 @@ def _index_match(
     return len(held), others, strip, auto
 
 
-def _patent_query(retriever: PriorArtRetriever, query: str, strip: bool) -> str:
+def _patent_query(searcher: PatentSearcher, query: str, strip: bool) -> str:
     """The index's publication number for a query id (without its kind code when ``strip``)."""
     try:
-        return retriever.patent_query(query).publication_number
+        return searcher.patent_query(query).publication_number
     except PatentNotFoundError:
         base = _doc_id(query, True)
         if not strip or base == normalize_publication_number(query):
             raise
-        return retriever.patent_query(base).publication_number
+        return searcher.patent_query(base).publication_number
 
 
 def evaluate(
-    retriever: PriorArtRetriever,
+    searcher: PatentSearcher | HasSearcher,
     qrels: Mapping[str, Mapping[str, int]],
     *,
     queries: Mapping[str, str] | None = None,
@@ -497,13 +497,15 @@ def evaluate(
     ignore_kind: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationResult:
-    """Search every judged query with ``retriever`` and score the rankings.
+    """Search every judged query with ``searcher`` and score the rankings.
 
     The judged documents are looked up in the index first: ``result.matching`` counts how many
     are there (with their kind codes as written, and without), ``result.warnings`` says what the
     figures leave out, and qrels whose judged documents match nothing there are refused.
 
     Args:
+        searcher: the :class:`~patent_rag.search.searcher.PatentSearcher`, or a front end wrapping
+            one (LlamaIndex's ``PriorArtRetriever``), whose options the queries are searched with.
         qrels: from :func:`load_qrels`.
         queries: query id -> free text (from :func:`load_queries`). None: the qrels' query ids are
             publication numbers in the index, searched as prior-art queries by patent.
@@ -517,17 +519,19 @@ def evaluate(
             with ``ignore_kind=False``), or no query could be searched.
 
     Example:
-        >>> retriever = PriorArtRetriever(index="my-index", embedding=Encoder("all-minilm-l6-v2"))
-        >>> result = evaluate(retriever, load_qrels("qrels.tsv"))  # doctest: +SKIP
+        >>> searcher = PatentSearcher(index="my-index", encoder=Encoder("all-minilm-l6-v2"))  # doctest: +SKIP
+        >>> result = evaluate(searcher, load_qrels("qrels.tsv"))  # doctest: +SKIP
         >>> result.metrics["ndcg@10"], result.queries, result.matching  # doctest: +SKIP
     """
+    if not isinstance(searcher, PatentSearcher):
+        searcher = searcher.searcher
     chosen = dict(_measure(name) for name in measures)
     deepest = max((int(n.split("@")[1]) for n in chosen if "@" in n), default=top_k)
     if top_k < deepest:
         logger.warning(
             "top_k=%d is below the deepest cutoff @%d: those measures see %d results", top_k, deepest, top_k
         )
-    held, others, strip, auto = _index_match(retriever.store, qrels, ignore_kind)
+    held, others, strip, auto = _index_match(searcher.store, qrels, ignore_kind)
     skipped: dict[str, str] = {}
     run: dict[str, list[tuple[str, float]]] = {}
     renamed: dict[str, str] = {}  # query id -> the index's number, found only without the kind code
@@ -538,16 +542,16 @@ def evaluate(
             if text is None:
                 skipped[query] = "no text for this query id in the queries file"
             else:
-                run[query] = [(h.publication_number, h.score) for h in retriever.search(text, top_k=top_k)]
+                run[query] = [(h.publication_number, h.score) for h in searcher.search(text, top_k=top_k)]
         else:
             try:  # not in the index, or nothing to search with: skip it
-                number = _patent_query(retriever, query, strip)
+                number = _patent_query(searcher, query, strip)
             except ConfigurationError as error:
                 skipped[query] = str(error)
             else:
                 if number != normalize_publication_number(query):
                     renamed[query] = number
-                hits = retriever.search(patent=number, top_k=top_k)
+                hits = searcher.search(patent=number, top_k=top_k)
                 run[query] = [(hit.publication_number, hit.score) for hit in hits]
         if progress is not None:
             progress(done, len(todo))
@@ -563,9 +567,9 @@ def evaluate(
     settings = {
         "queries": "text" if queries is not None else "patent",
         "top_k": top_k,
-        "mode": getattr(retriever, "mode", None),
-        "cutoff": getattr(retriever, "cutoff", None) if queries is None else None,
-        "boosts": repr(getattr(retriever, "boosts", None)) if queries is None else None,
+        "mode": searcher.options.mode,
+        "cutoff": searcher.options.cutoff if queries is None else None,
+        "boosts": repr(searcher.options.boosts) if queries is None else None,
     }
     result, _ = _score(run, qrels, list(chosen), strip, skipped, settings)
     match = dataclasses.replace(

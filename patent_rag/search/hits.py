@@ -1,16 +1,15 @@
-"""Patent-level search results: what the retriever returns to people and to LlamaIndex.
+"""Patent-level search results: what a search returns to every front end.
 
 A :class:`PatentHit` is one patent (or one family) with the chunks that matched it as
-:class:`Evidence`, best first; the best chunk decides the patent's rank. ``to_node()`` turns it into
-the ``NodeWithScore`` LlamaIndex consumes: the best chunk's text, and the patent's bibliographic
-fields as metadata.
+:class:`Evidence`, best first; the best chunk decides the patent's rank. Front ends translate it
+(LlamaIndex: :func:`patent_rag.llama_index.nodes.to_node`).
 
 Example:
     >>> hit = PatentHit(rank=1, publication_number="US8613112B2", score=0.83,
     ...                 evidence=[Evidence(chunk_id="a", section="claim", claim_number=1, text="A hinge ...",
     ...                                    score=0.83)])
-    >>> hit.best.claim_number, hit.to_node().node.metadata["publication_number"]
-    (1, 'US8613112B2')
+    >>> hit.best.claim_number, hit.best.label
+    (1, 'claim 1')
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from llama_index.core.schema import NodeRelationship, NodeWithScore, RelatedNodeInfo, TextNode
 from pydantic import BaseModel, ConfigDict, Field
 
 from patent_rag.stores.base import SearchHit
@@ -27,19 +25,6 @@ from patent_rag.stores.base import SearchHit
 __all__ = ["Evidence", "PatentHit", "evidence_from_hit", "hit_from_hits", "payload_date"]
 
 _SNIPPET = 240
-# Metadata kept out of embeddings and LLM prompts (the prompt builder renders evidence itself).
-_HIDDEN_KEYS = [
-    "evidence",
-    "chunk_id",
-    "score",
-    "rank",
-    "family_id",
-    "ipc",
-    "uspc",
-    "priority_date",
-    "filing_date",
-    "publication_date",
-]
 
 
 def payload_date(value: object) -> date | None:
@@ -108,41 +93,6 @@ class PatentHit(BaseModel):
     def earliest_date(self) -> date | None:
         """Priority date, else filing date: the date that makes a document prior art."""
         return self.priority_date or self.filing_date
-
-    def to_node(self) -> NodeWithScore:
-        """The hit as LlamaIndex's ``NodeWithScore``: best chunk text, bibliographic metadata."""
-        best = self.best
-        metadata: dict[str, Any] = {
-            "publication_number": self.publication_number,
-            "title": self.title,
-            "priority_date": _iso(self.priority_date),
-            "earliest_date": _iso(self.earliest_date),
-            "filing_date": _iso(self.filing_date),
-            "publication_date": _iso(self.publication_date),
-            "cpc": list(self.cpc[:8]),
-            "ipc": list(self.ipc[:8]),
-            "uspc": list(self.uspc[:8]),
-            "family_id": self.family_id,
-            "section": best.section,
-            "claim_number": best.claim_number,
-            "chunk_id": best.chunk_id,
-            "score": self.score,
-            "rank": self.rank,
-            "evidence": [item.model_dump() for item in self.evidence],
-        }
-        node = TextNode(
-            id_=best.chunk_id,
-            text=best.text,
-            metadata=metadata,
-            excluded_embed_metadata_keys=list(metadata),
-            excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
-            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=self.publication_number)},
-        )
-        return NodeWithScore(node=node, score=self.score)
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def evidence_from_hit(hit: SearchHit) -> Evidence:

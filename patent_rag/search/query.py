@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from patent_rag.documents.record import PatentDocument, normalize_publication_number
 from patent_rag.errors import ConfigurationError, PatentNotFoundError
@@ -51,6 +51,7 @@ __all__ = [
     "merge_filters",
     "query_from_document",
     "query_from_store",
+    "query_sources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,11 +97,14 @@ class PatentQuery:
         return self.priority_date or self.filing_date
 
 
-def _sources(sources: Sequence[QuerySource]) -> tuple[QuerySource, ...]:
-    unknown = sorted(set(sources) - {"claims", "abstract"})
+def query_sources(sources: Sequence[QuerySource]) -> tuple[QuerySource, ...]:
+    """``sources`` checked and deduplicated, in the order given."""
+    known = get_args(QuerySource)
+    unknown = sorted(set(sources) - set(known))
     if unknown or not sources:
         raise ConfigurationError(
-            f"query sources must be a non-empty selection of 'claims' and 'abstract', got {list(sources)!r}"
+            f"query sources must be a non-empty selection of {' and '.join(map(repr, known))}, "
+            f"got {list(sources)!r}"
         )
     return tuple(dict.fromkeys(sources))
 
@@ -109,7 +113,7 @@ def query_from_document(
     doc: PatentDocument, *, sources: Sequence[QuerySource] = ("claims", "abstract")
 ) -> PatentQuery:
     """The query texts of a patent record: its independent claims and/or abstract (title as last resort)."""
-    chosen = _sources(sources)
+    chosen = query_sources(sources)
     texts: list[QueryText] = []
     if "claims" in chosen:
         texts += [QueryText("claim", c.text, c.number) for c in doc.independent_claims if c.text.strip()]
@@ -168,7 +172,7 @@ def query_from_store(
     Claims that were split over several chunks are joined again; dependent claims (those with a
     parent claim) are not queries.
     """
-    chosen = _sources(sources)
+    chosen = query_sources(sources)
     hits = _fetch_patent(store, publication_number)
     claims: dict[int, list[str]] = {}
     abstract: list[str] = []
@@ -228,7 +232,7 @@ def cutoff_filter(
         return SearchFilter()
     if field not in _FIELDS:
         raise ConfigurationError(
-            f"cutoff must be one of 'priority', 'filing', 'publication' or None, got {field!r}"
+            f"cutoff must be one of {', '.join(map(repr, get_args(CutoffField)))} or None, got {field!r}"
         )
     return SearchFilter(
         dates=(DateRange(field=_FIELDS[field], before=before, include_missing=include_undated),)
