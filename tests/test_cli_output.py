@@ -59,6 +59,20 @@ def test_markup_in_a_file_name_is_shown_as_written(tmp_path: Path) -> None:
         assert f" {missing}: " in result.output
 
 
+def test_file_names_in_the_parse_summary_are_shown_without_escape_sequences(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"publication_number": "US1000001B2", "title": "Hinge"}\n')
+    hostile = [tmp_path / "clr\x1b[2Jx.jsonl", tmp_path / "red\x1b[31mX\x07[b].bin"]
+    for path in hostile:
+        path.write_bytes(b"\x00garbage")
+    result = CliRunner().invoke(
+        app, ["parse", str(good), *map(str, hostile), "--out", str(tmp_path / "o.jsonl")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
+    assert "clrx.jsonl" in result.output and "redX[b].bin" in result.output
+
+
 def test_markup_in_an_error_message_is_shown_as_written() -> None:
     result = CliRunner().invoke(
         app, ["ask", "q", "--index", "x", "--llm-url", "ftp://llm", "--llm-model", "m"]

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from patent_rag.cli import safe_text, terminal_safe
 from patent_rag.documents.parsers import DEFAULT_MAX_DOCUMENT_BYTES, parse_files
 from patent_rag.documents.parsers.base import ParseIssue, ParseReport
 from patent_rag.documents.parsers.tabular import CsvMapping, write_jsonl
@@ -164,7 +165,7 @@ def print_summary(report: ParseReport, console: Console) -> None:
         shown = ", ".join(number for number, _ in report.duplicates.most_common(_EXAMPLES))
         more = "…" if len(report.duplicates) > _EXAMPLES else ""
         label = f"{duplicates} duplicate publication number{'s' if duplicates != 1 else ''} ({shown}{more})"
-        parts += [", ", (label, "yellow")]
+        parts += [", ", (terminal_safe(label), "yellow")]
     console.print(Text.assemble(*parts))
     if not report.issues:
         return
@@ -184,5 +185,5 @@ def print_summary(report: ParseReport, console: Console) -> None:
         if len(places) > _EXAMPLES:
             shown += f"\n… and {len(places) - _EXAMPLES} more"
         style = "red" if outcome == "rejected" else "yellow"
-        table.add_row(Text(outcome, style=style), str(len(issues)), Text(reason), Text(shown))
+        table.add_row(Text(outcome, style=style), str(len(issues)), safe_text(reason), safe_text(shown))
     console.print(table)
