@@ -207,6 +207,24 @@ def _first_half(text: bytes) -> bytes:
     return text[: len(text) // 2]
 
 
+def test_a_shard_without_its_metadata_file_is_refused_not_adopted(pristine: Path, tmp_path: Path) -> None:
+    """Adopting it would add one model's vectors to a shard filled by another, unknown one."""
+    index = _copy(pristine, tmp_path)
+    (index / "patent_rag.json").unlink()
+    message = (
+        r"index is damaged: its Edge shard \S+ holds data but the metadata file \S+patent_rag.json "
+        r"that names the encoder which built it is missing\. Restore that file from a copy of the index, "
+        rf"or {REBUILD}"
+    )
+    with pytest.raises(IndexCorruptError, match=message):
+        EdgeStore(path=index).open()
+    store = EdgeStore(path=index)
+    with pytest.raises(IndexCorruptError, match=message):
+        store.create(fingerprint=replace(FP, model_id="another-model"))
+    store.close()
+    assert not (index / "patent_rag.json").exists()
+
+
 @pytest.mark.parametrize(
     ("rewrite", "reason"),
     [

@@ -160,6 +160,7 @@ class EdgeStore:
         if self._root.exists() and not self._root.is_dir():
             raise IndexExistsError(f"{self.location} is a file; choose a directory for the index")
         foreign = self._root.is_dir() and not self.exists()
+        self._refuse_orphan_shard()
         if foreign and any(entry.name not in (_LOCK, _SHARD) for entry in self._root.iterdir()):
             raise IndexExistsError(
                 f"{self.location} is a non-empty directory that is not a patent_rag index; "
@@ -177,8 +178,9 @@ class EdgeStore:
             with _disk.os_errors(self.location):
                 if self.exists():
                     self._close_shard()
-                    (self._root / _META).unlink()
+                    # Shard before metadata: a crash in between leaves metadata without a shard.
                     shutil.rmtree(self._root / _SHARD, ignore_errors=True)
+                    (self._root / _META).unlink()
                     (self._root / _DAMAGED).unlink(missing_ok=True)
                 _disk.ensure_free(
                     self._root, needed=_disk.MARGIN, location=self.location, doing="create the index"
@@ -199,6 +201,7 @@ class EdgeStore:
         """Open the index; with ``fingerprint``, refuse an encoder that does not match it."""
         if self._shard is None:
             if not self.exists():
+                self._refuse_orphan_shard()
                 raise IndexNotFoundError(
                     f"no patent_rag index at {self.location}; create one with "
                     f"`patent-rag ingest FILES --index {self.location}`"
@@ -217,6 +220,18 @@ class EdgeStore:
         elif fingerprint is not None:
             fingerprint.ensure_matches(self.metadata.fingerprint, index_name=self.location)
         return self.describe()
+
+    def _refuse_orphan_shard(self) -> None:
+        """A shard holding data without the metadata file: its vectors came from an encoder nobody
+        knows any more, so adding to it would mix two models' vectors in one index."""
+        shard = self._root / _SHARD
+        if self.exists() or not shard.is_dir() or not any(shard.iterdir()):
+            return
+        raise IndexCorruptError(
+            f"{self.location} is damaged: its Edge shard {shard} holds data but the metadata file "
+            f"{self._root / _META} that names the encoder which built it is missing. Restore that file from "
+            f"a copy of the index, or {check.rebuild(self.location)}"
+        )
 
     def _read_metadata(self) -> IndexMetadata:
         path = self._root / _META
