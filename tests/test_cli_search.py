@@ -21,6 +21,7 @@ from patent_rag.cli.search import (
     run_demo,
     run_prior_art,
     run_search,
+    search_options,
 )
 from patent_rag.errors import ConfigurationError, IndexNotFoundError
 from patent_rag.ingest import ingest_documents
@@ -46,7 +47,7 @@ def console() -> tuple[Console, io.StringIO]:
 
 def test_search_table(index) -> None:  # type: ignore[no-untyped-def]
     screen, buffer = console()
-    hits = run_search("low jitter ring VCO", index=index, top_k=3, console=screen)
+    hits = run_search("low jitter ring VCO", index=index, options=search_options(top_k=3), console=screen)
     text = buffer.getvalue()
     for column in ("#", "publication", "title", "date", "score", "best evidence"):
         assert column in text
@@ -62,9 +63,8 @@ def test_search_json_with_filters(index, capsys) -> None:  # type: ignore[no-unt
     run_search(
         "oscillator",
         index=index,
-        mode="dense",
+        options=search_options(mode="dense", search_filter=flt),
         before="2009-01-01",
-        search_filter=flt,
         as_json=True,
         console=screen,
     )
@@ -87,13 +87,13 @@ def test_search_json_with_filters(index, capsys) -> None:  # type: ignore[no-unt
 
 def test_prior_art_table_and_json(index, capsys) -> None:  # type: ignore[no-untyped-def]
     screen, buffer = console()
-    hits = run_prior_art("US8089324B2", index=index, top_k=4, console=screen)
+    hits = run_prior_art("US8089324B2", index=index, options=search_options(top_k=4), console=screen)
     text = buffer.getvalue()
     assert "Prior art for US8089324B2" in text and "priority date before 2008-12-31" in text
     # The two real VCOs filed before the query; the boosts may put a synthetic oscillator published
     # months after the query's filing between them.
     assert {"US7863991B1", "US7315219B2"} <= {hit.publication_number for hit in hits[:3]}
-    run_prior_art("US8089324", index=index, top_k=4, as_json=True, console=screen)
+    run_prior_art("US8089324", index=index, options=search_options(top_k=4), as_json=True, console=screen)
     data = json.loads(capsys.readouterr().out)
     assert data["patent"] == "US8089324B2" and data["before"] == "2008-12-31" and data["cutoff"] == "priority"
     assert all(hit["publication_number"] != "US8089324B2" for hit in data["hits"])
@@ -106,7 +106,11 @@ def test_prior_art_table_and_json(index, capsys) -> None:  # type: ignore[no-unt
 def test_prior_art_without_cutoff_and_with_bm25(index, capsys) -> None:  # type: ignore[no-untyped-def]
     screen, _ = console()
     run_prior_art(
-        "US1000002B2", index=index, top_k=10, cutoff="none", mode="bm25", as_json=True, console=screen
+        "US1000002B2",
+        index=index,
+        options=search_options(top_k=10, cutoff="none", mode="bm25"),
+        as_json=True,
+        console=screen,
     )
     data = json.loads(capsys.readouterr().out)
     assert data["before"] is None
@@ -115,7 +119,7 @@ def test_prior_art_without_cutoff_and_with_bm25(index, capsys) -> None:  # type:
     with pytest.raises(
         ConfigurationError, match="--cutoff must be one of priority, filing, publication, none"
     ):
-        run_prior_art("US1000002B2", index=index, cutoff="grant", console=screen)
+        run_prior_art("US1000002B2", index=index, options=search_options(cutoff="grant"), console=screen)
 
 
 def test_ask_answers_with_checked_citations(index, llm_server, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -127,6 +131,7 @@ def test_ask_answers_with_checked_citations(index, llm_server, monkeypatch, caps
         llm_url=llm_server,
         llm_model="tiny-llm",
         llm_api_key_env="TEST_LLM_KEY",
+        options=search_options(top_k=5),
         console=screen,
     )
     text = buffer.getvalue()

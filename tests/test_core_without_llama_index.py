@@ -26,7 +26,6 @@ import json
 import pkgutil
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 
@@ -54,29 +53,15 @@ from rich.console import Console
 
 from patent_rag import Encoder, PatentSearcher, SearchOptions, open_store
 from patent_rag.cli.evaluate import run_eval
-from patent_rag.cli.search import run_prior_art, run_search
-from patent_rag.documents import Claim, PatentDocument
+from patent_rag.cli.search import run_prior_art, run_search, search_options
 from patent_rag.ingest import ingest_documents
+from patent_rag.sample import sample_documents
 from patent_rag.search.answers import check_citations
 from patent_rag.search.evaluation import evaluate
 
-
-def record(number, text, priority):
-    return PatentDocument(
-        publication_number=number,
-        title=text.split(".")[0],
-        abstract=text,
-        claims=[Claim(number=1, text=f"A circuit wherein {text.lower()}")],
-        priority_date=priority,
-        cpc=["H03K3/0315"],
-    )
-
-
-docs = [
-    record("US1000001B2", "A ring oscillator tuned by a bias current.", date(2005, 1, 1)),
-    record("US1000002B2", "A light emitting diode with a ceramic heat sink.", date(2006, 1, 1)),
-    record("US1000003B2", "A voltage controlled ring oscillator with low jitter.", date(2010, 1, 1)),
-]
+# Two VCOs filed before the query (a varactor-free oscillator filed 2008-12-31), two LED patents.
+NUMBERS = ("US8089324B2", "US7863991B1", "US7315219B2", "US7863599B2", "US8089085B2")
+docs = [doc for doc in sample_documents() if doc.publication_number in NUMBERS]
 console = Console(file=io.StringIO())
 with tempfile.TemporaryDirectory() as folder:
     location = str(Path(folder) / "index")
@@ -84,19 +69,20 @@ with tempfile.TemporaryDirectory() as folder:
     store = open_store(location)
     ingest_documents(docs, store=store, encoder=encoder)
     with PatentSearcher(index=store, encoder=encoder) as searcher:
-        hybrid = [hit.publication_number for hit in searcher.search("ring oscillator jitter")]
-        prior = [hit.publication_number for hit in searcher.prior_art("US1000003B2")]
-        bm25 = searcher.with_options(mode="bm25", boosts=None, top_k=1).search("heat sink")
-        scored = evaluate(searcher, {"US1000003B2": {"US1000001B2": 1}}, top_k=3)
+        hybrid = [hit.publication_number for hit in searcher.search("low power CMOS VCO")]
+        prior = [hit.publication_number for hit in searcher.prior_art("US8089324B2")]
+        bm25 = searcher.with_options(mode="bm25", boosts=None, top_k=2).search("heat sink for LEDs")
+        scored = evaluate(searcher, {"US8089324B2": {"US7863991B1": 1, "US7315219B2": 1}}, top_k=3)
     store.close()
     plain = PatentSearcher(index=location, options=SearchOptions(mode="bm25"))
-    text_only = [hit.publication_number for hit in plain.search("diode")]
+    text_only = [hit.publication_number for hit in plain.search("multiphase")]
     plain.close()
-    cli = run_search("oscillator", index=location, mode="bm25", console=console)
-    cli_prior = run_prior_art("US1000003B2", index=location, mode="bm25", console=console)
+    bm25_options = search_options(mode="bm25")
+    cli = run_search("oscillator", index=location, options=bm25_options, console=console)
+    cli_prior = run_prior_art("US8089324B2", index=location, options=bm25_options, console=console)
     qrels = Path(folder) / "qrels.tsv"
-    qrels.write_text("US1000003B2\tUS1000001B2\t1\n")
-    cli_eval = run_eval(index=location, qrels=qrels, mode="bm25", console=console)
+    qrels.write_text("US8089324B2\tUS7863991B1\t1\n")
+    cli_eval = run_eval(index=location, qrels=qrels, options=bm25_options.replace(top_k=100), console=console)
 print(json.dumps({
     "imported": imported,
     "llama": sorted(name for name in sys.modules if name.split(".")[0] == "llama_index"),
@@ -108,7 +94,7 @@ print(json.dumps({
     "cli": [hit.publication_number for hit in cli],
     "cli_prior": [hit.publication_number for hit in cli_prior],
     "cli_eval": cli_eval.metrics["recall@100"],
-    "citations": check_citations("See [US1000001B2].", cli)[1],
+    "citations": check_citations("See [US 7,863,991 B1] and [US1234567B2].", cli)[1:],
 }))
 """
 
@@ -135,12 +121,13 @@ def test_the_core_searches_with_llama_index_blocked() -> None:
         "patent_rag.cli.commands",
     ):
         assert name in imported, name
-    assert result["hybrid"][0] in ("US1000001B2", "US1000003B2")
-    assert result["prior"][0] == "US1000001B2" and "US1000003B2" not in result["prior"]
-    assert result["bm25"] == ["US1000002B2"] and result["text_only"] == ["US1000002B2"]
+    assert result["hybrid"][0] == "US7863991B1"
+    # Itself excluded, later patents cut off: the two earlier VCOs first.
+    assert set(result["prior"][:2]) == {"US7863991B1", "US7315219B2"} and "US8089324B2" not in result["prior"]
+    assert result["bm25"][0] == "US8089085B2" and result["text_only"] == ["US7315219B2"]
     assert result["recall"] == 1.0 and result["cli_eval"] == 1.0
-    assert "US1000001B2" in result["cli"] and result["cli_prior"][0] == "US1000001B2"
-    assert result["citations"] == ["US1000001B2"]
+    assert "US7863991B1" in result["cli"] and "US8089324B2" not in result["cli_prior"]
+    assert result["citations"] == [["US7863991B1"], ["US1234567B2"]]
 
 
 def _imports(tree: ast.Module) -> list[tuple[str, bool]]:

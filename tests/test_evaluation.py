@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from patent_rag.cli.evaluate import run_eval
+from patent_rag.cli.search import search_options
 from patent_rag.documents import PatentDocument
 from patent_rag.errors import ConfigurationError, ParseError
 from patent_rag.ingest import ingest_documents
@@ -258,9 +259,7 @@ def test_run_eval_json_schema(index, qrels_file, tmp_path: Path, capsys) -> None
     result = run_eval(
         index=index,
         qrels=qrels_file,
-        mode="bm25",
-        cutoff="none",
-        top_k=20,
+        options=search_options(mode="bm25", cutoff="none", top_k=20),
         per_query=tmp_path / "per_query.json",
         as_json=True,
         console=screen,
@@ -275,13 +274,13 @@ def test_run_eval_json_schema(index, qrels_file, tmp_path: Path, capsys) -> None
     assert data["settings"]["boost"] is True and data["settings"]["boosts"].startswith("MetadataBoosts(")
     saved = json.loads((tmp_path / "per_query.json").read_text())
     assert saved["per_query"][0]["query_id"] == "US9000001B2"
-    run_eval(index=index, qrels=qrels_file, mode="bm25", console=screen)
+    run_eval(index=index, qrels=qrels_file, options=search_options(mode="bm25", top_k=100), console=screen)
     table = buffer.getvalue()
     assert "ndcg@10" in table and "queries" in table and "skipped US1234567B2" in table
     with pytest.raises(
         ConfigurationError, match=r"--cutoff must be one of priority, filing, publication, none"
     ):
-        run_eval(index=index, qrels=qrels_file, cutoff="grant", console=screen)
+        run_eval(index=index, qrels=qrels_file, options=search_options(cutoff="grant"), console=screen)
 
 
 # -- kind codes ----------------------------------------------------------------------------------
@@ -342,7 +341,8 @@ def test_eval_with_qrels_without_kind_codes_compares_without_them_and_says_so(  
     index, kindless_qrels, capsys, caplog
 ) -> None:
     screen = Console(file=io.StringIO(), width=200, color_system=None)
-    common = {"index": index, "qrels": kindless_qrels, "mode": "bm25", "cutoff": "none", "top_k": 20}
+    options = search_options(mode="bm25", cutoff="none", top_k=20)
+    common = {"index": index, "qrels": kindless_qrels, "options": options}
     with caplog.at_level("WARNING", logger="patent_rag.search.evaluation"):
         result = run_eval(**common, as_json=True, console=screen)  # type: ignore[arg-type]
     data = json.loads(capsys.readouterr().out)
@@ -417,7 +417,7 @@ def test_eval_refuses_qrels_that_match_nothing(index, tmp_path: Path) -> None:  
         match=r"none of the 2 judged documents of the qrels is in the index at .*, not even without kind "
         r"codes \(qrels: US1111111B2, EP2222222A1\); the qrels and the index must name the same patents",
     ):
-        run_eval(index=index, qrels=foreign, mode="bm25", console=screen)
+        run_eval(index=index, qrels=foreign, options=search_options(mode="bm25", top_k=100), console=screen)
     unknown_queries = tmp_path / "queries.tsv"
     unknown_queries.write_text("US1234567B2\tUS8000002B2\t1\nUS7654321B2\tUS8000002B2\t1\n")
     with pytest.raises(
@@ -425,7 +425,9 @@ def test_eval_refuses_qrels_that_match_nothing(index, tmp_path: Path) -> None:  
         match=r"none of the 2 queries of the qrels could be searched \(qrels queries: US1234567B2, "
         r"US7654321B2; US1234567B2: US1234567B2 is not in the index",
     ):
-        run_eval(index=index, qrels=unknown_queries, mode="bm25", console=screen)
+        run_eval(
+            index=index, qrels=unknown_queries, options=search_options(mode="bm25", top_k=100), console=screen
+        )
     texts = tmp_path / "texts.tsv"
     texts.write_text("t1\tbubble washing machine\n")
     with pytest.raises(
@@ -433,11 +435,17 @@ def test_eval_refuses_qrels_that_match_nothing(index, tmp_path: Path) -> None:  
         match=r"none of the 2 queries of the qrels has a text in the queries file \(qrels queries: "
         r"US1234567B2, US7654321B2; queries file: t1\)",
     ):
-        run_eval(index=index, qrels=unknown_queries, queries=texts, mode="bm25", console=screen)
+        run_eval(
+            index=index,
+            qrels=unknown_queries,
+            queries=texts,
+            options=search_options(mode="bm25", top_k=100),
+            console=screen,
+        )
     empty = tmp_path / "empty.tsv"
     empty.write_text("query-id\tcorpus-id\tscore\n")
     with pytest.raises(ConfigurationError, match=r"the qrels judge no documents"):
-        run_eval(index=index, qrels=empty, mode="bm25", console=screen)
+        run_eval(index=index, qrels=empty, options=search_options(mode="bm25", top_k=100), console=screen)
 
 
 def test_eval_command_ignore_kind_flags(index, kindless_qrels) -> None:  # type: ignore[no-untyped-def]

@@ -221,8 +221,8 @@ def numbers(hits: Sequence[PatentHit]) -> list[str]:
 def test_prior_art_of_an_indexed_grant_ranks_the_earlier_vcos_first(
     sample_store, minilm_encoder, mode
 ) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(index=sample_store, embedding=minilm_encoder, mode=mode, top_k=5)
-    hits = retriever.prior_art("US8089324B2")
+    searcher = make_searcher(sample_store, minilm_encoder, mode=mode, top_k=5)
+    hits = searcher.prior_art("US8089324B2")
     assert "US8089324B2" not in numbers(hits)
     assert all(hit.earliest_date is not None and hit.earliest_date < CUTOFF for hit in hits)
     if mode != "bm25":
@@ -230,17 +230,17 @@ def test_prior_art_of_an_indexed_grant_ranks_the_earlier_vcos_first(
     else:
         # BM25 alone ranks the CMOS VCO second; the boosts' publication-date term moves it to fourth,
         # behind the sample's 2008 grants (published within a year of the query's filing, it in 2011).
-        text_only = PriorArtRetriever(index=sample_store, embedding=minilm_encoder, mode=mode, boosts=None)
+        text_only = searcher.with_options(boosts=None, top_k=10)
         assert "US7863991B1" in numbers(text_only.prior_art("US8089324B2"))[:3]
     assert [hit.rank for hit in hits] == list(range(1, len(hits) + 1))
     assert all(hit.evidence and hit.best.text for hit in hits)
 
 
 def test_number_without_kind_code_and_unknown_number(sample_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
-    retriever = PriorArtRetriever(index=sample_store, embedding=minilm_encoder, top_k=3)
-    assert retriever.patent_query("US 8,089,324").publication_number == "US8089324B2"
+    searcher = make_searcher(sample_store, minilm_encoder, top_k=3)
+    assert searcher.patent_query("US 8,089,324").publication_number == "US8089324B2"
     with pytest.raises(ConfigurationError, match=r"US9999999B2 is not in the index at .*; ingest it first"):
-        retriever.prior_art("US9999999B2")
+        searcher.prior_art("US9999999B2")
 
 
 def test_free_text_returns_llama_index_nodes_with_metadata(sample_store, minilm_encoder) -> None:  # type: ignore[no-untyped-def]
@@ -301,10 +301,14 @@ def test_grouping_is_exact_on_every_backend(sample_points, minilm_encoder, tmp_p
 
 
 def test_bm25_needs_no_encoder_and_dense_does(sample_store) -> None:  # type: ignore[no-untyped-def]
-    hits = PriorArtRetriever(index=sample_store, mode="bm25", top_k=3).search("oscillator")
+    hits = make_searcher(sample_store, None, mode="bm25", top_k=3).search("oscillator")
     assert hits and all("scillator" in " ".join(e.text for e in hit.evidence) for hit in hits)
+    nodes = PriorArtRetriever(index=sample_store, mode="bm25", top_k=3).retrieve("oscillator")
+    assert [node.node.metadata["publication_number"] for node in nodes] == numbers(hits)
     with pytest.raises(ConfigurationError, match="mode 'hybrid' needs the encoder the index was built with"):
         PriorArtRetriever(index=sample_store, mode="hybrid")
+    with pytest.raises(ConfigurationError, match="mode 'hybrid' needs the encoder the index was built with"):
+        make_searcher(sample_store, None)
 
 
 def test_a_different_model_is_refused_naming_both(sample_store, tiny_patembed_dir) -> None:  # type: ignore[no-untyped-def]
@@ -326,7 +330,7 @@ def test_a_different_model_is_refused_when_opening_a_location(
     with PriorArtRetriever(
         index=str(tmp_path / "edge"), embedding=minilm_encoder
     ) as retriever:  # lock released
-        assert retriever.search("oscillator", top_k=1)
+        assert retriever.retrieve("oscillator")
 
 
 # -- prior-art date semantics --------------------------------------------------------------------
@@ -528,8 +532,8 @@ def test_bad_options_say_what_works(sample_store, minilm_encoder) -> None:  # ty
         ConfigurationError, match="cutoff must be 'priority', 'filing', 'publication' or None"
     ):
         PriorArtRetriever(index=sample_store, embedding=minilm_encoder, cutoff="grant")  # type: ignore[arg-type]
-    retriever = PriorArtRetriever(index=sample_store, embedding=minilm_encoder)
+    searcher = PriorArtRetriever(index=sample_store, embedding=minilm_encoder).searcher
     with pytest.raises(ConfigurationError, match="pass exactly one of a query text or patent="):
-        retriever.search("x", patent="US8089324B2")
+        searcher.search("x", patent="US8089324B2")
     with pytest.raises(ConfigurationError, match="the query text is empty"):
-        retriever.search("  ")
+        searcher.search("  ")

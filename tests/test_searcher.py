@@ -180,7 +180,7 @@ def test_retriever_is_the_searcher(store, minilm_encoder, values) -> None:  # ty
     assert by_keywords.options == by_options.options == searcher.options and wrapping.searcher is searcher
     expected = ranked(searcher.prior_art(QUERY_RECORD))
     for retriever in (by_keywords, by_options, wrapping):
-        assert ranked(retriever.prior_art(QUERY_RECORD)) == expected
+        assert ranked(retriever.searcher.prior_art(QUERY_RECORD)) == expected
         nodes = retriever.retrieve(TEXT)
         hits = searcher.search(TEXT)
         assert [(n.node.metadata["publication_number"], n.score) for n in nodes] == [
@@ -258,18 +258,8 @@ def test_to_node_keeps_the_hit_as_llama_index_metadata() -> None:
         "evidence": [item.model_dump() for item in hit.evidence],
     }
     assert node.excluded_embed_metadata_keys == list(node.metadata)
-    assert node.excluded_llm_metadata_keys == [
-        "evidence",
-        "chunk_id",
-        "score",
-        "rank",
-        "family_id",
-        "ipc",
-        "uspc",
-        "priority_date",
-        "filing_date",
-        "publication_date",
-    ]
+    hidden = "evidence chunk_id score rank family_id ipc uspc priority_date filing_date publication_date"
+    assert node.excluded_llm_metadata_keys == hidden.split()
 
 
 # -- the CLI builds its options in one place -------------------------------------------------------

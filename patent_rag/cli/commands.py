@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
-from patent_rag.cli.search import CUTOFFS
+from patent_rag.cli.search import CUTOFFS, search_options
 from patent_rag.documents.parsers import FORMATS as PARSED_FORMATS
 from patent_rag.search.options import SearchMode, choices
 
@@ -186,13 +186,12 @@ def search(
     """Rank patents for a free-text query: one row per patent with its best evidence."""
     from patent_rag.cli.search import run_search
 
+    search_filter = _filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country)
     run_search(
         query,
         index=index,
-        top_k=top_k,
-        mode=mode,
+        options=search_options(mode=mode, top_k=top_k, search_filter=search_filter),
         before=before,
-        search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -227,15 +226,14 @@ def prior_art(
     """Prior art for an indexed patent: itself and its family excluded, cut off at its priority date."""
     from patent_rag.cli.search import run_prior_art
 
+    search_filter = _filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country)
     run_prior_art(
         publication_number,
         index=index,
-        top_k=top_k,
-        mode=mode,
-        cutoff=cutoff,
+        options=search_options(
+            mode=mode, top_k=top_k, cutoff=cutoff, search_filter=search_filter, boost=boost
+        ),
         before=before,
-        search_filter=_filter(cpc=cpc, not_cpc=not_cpc, ipc=ipc, uspc=uspc, country=country),
-        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -274,10 +272,8 @@ def ask(
         llm_url=llm_url,
         llm_model=llm_model,
         llm_api_key_env=llm_api_key_env,
-        top_k=top_k,
-        mode=mode,
+        options=search_options(mode=mode, top_k=top_k, search_filter=_filter(cpc=cpc)),
         before=before,
-        search_filter=_filter(cpc=cpc),
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,
@@ -292,7 +288,7 @@ def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption
     """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
     from patent_rag.cli.search import run_demo
 
-    run_demo(top_k=top_k, mode=mode, as_json=as_json, console=_console(as_json))
+    run_demo(options=search_options(mode=mode, top_k=top_k), as_json=as_json, console=_console(as_json))
 
 
 @app.command("eval")
@@ -337,12 +333,9 @@ def evaluate(
         index=index,
         qrels=qrels,
         queries=queries,
-        mode=mode,
-        cutoff=cutoff,
-        top_k=top_k,
+        options=search_options(mode=mode, top_k=top_k, cutoff=cutoff, boost=boost),
         per_query=per_query,
         ignore_kind=ignore_kind,
-        boost=boost,
         model=model,
         model_path=model_path,
         index_api_key_env=api_key_env,

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from patent_rag.cli import print_json, safe_text
-from patent_rag.cli.search import open_searcher, search_options
+from patent_rag.cli.search import open_searcher
 from patent_rag.search.evaluation import (
     DEFAULT_MEASURES,
     EvaluationResult,
@@ -23,8 +23,11 @@ from patent_rag.search.evaluation import (
     load_qrels,
     load_queries,
 )
+from patent_rag.search.options import SearchOptions
 
 __all__ = ["result_table", "run_eval"]
+
+_DEFAULT = SearchOptions(top_k=100)  # patents per query: deep enough for recall@100
 
 
 def result_table(result: EvaluationResult, *, title: str | None = None) -> Table:
@@ -56,13 +59,10 @@ def run_eval(
     index: str,
     qrels: Path,
     queries: Path | None = None,
-    mode: str = "hybrid",
-    cutoff: str = "priority",
-    top_k: int = 100,
+    options: SearchOptions = _DEFAULT,
     measures: Sequence[str] = DEFAULT_MEASURES,
     ignore_kind: bool | None = None,
     per_query: Path | None = None,
-    boost: bool = True,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -71,9 +71,10 @@ def run_eval(
 ) -> EvaluationResult:
     """Evaluate retrieval from ``index`` against ``qrels``; print a table (or one JSON object).
 
-    Without ``queries`` the qrels' query ids are publication numbers in the index, each searched as
-    a prior-art query by patent (itself excluded; ``cutoff``: one of
-    :data:`~patent_rag.cli.search.CUTOFFS`).
+    ``options`` come from :func:`~patent_rag.cli.search.search_options`; their ``top_k`` is the
+    depth of each ranking. Without ``queries`` the qrels' query ids are publication numbers in the
+    index, each searched as a prior-art query by patent (itself excluded, the options' cutoff
+    applied).
     With ``queries`` (TSV ``id<TAB>text`` or BEIR JSONL) each is a free-text search. The JSON object
     holds every measure (``"ndcg@10"``, ``"recall@100"``, ``"map"``, ``"mrr"`` by default),
     ``"queries"`` (the number scored), ``"skipped"`` (id -> reason) and ``"settings"``.
@@ -85,7 +86,6 @@ def run_eval(
     Example:
         >>> run_eval(index="idx", qrels=Path("qrels.tsv"), as_json=True, console=Console())  # doctest: +SKIP
     """
-    options = search_options(mode=mode, top_k=top_k, cutoff=cutoff, boost=boost)
     judged = load_qrels(qrels)  # kind codes as written: evaluate() compares with or without them
     texts = load_queries(queries) if queries is not None else None
     with open_searcher(
@@ -95,8 +95,15 @@ def run_eval(
         status = contextlib.nullcontext() if as_json else console.status(f"evaluating {len(judged)} queries")
         with status:
             result = evaluate(
-                searcher, judged, queries=texts, top_k=top_k, measures=measures, ignore_kind=ignore_kind
+                searcher,
+                judged,
+                queries=texts,
+                top_k=options.top_k,
+                measures=measures,
+                ignore_kind=ignore_kind,
             )
+    cutoff = options.cutoff or "none"
+    boost = options.boosts is not None
     settings = {**result.settings, "index": index, "qrels": str(qrels), "cutoff": cutoff, "boost": boost}
     result = dataclasses.replace(result, settings=settings)
     if per_query is not None:
@@ -105,7 +112,7 @@ def run_eval(
         print_json(result.as_dict())
     else:
         what = f"free-text queries from {queries}" if queries else f"patents as queries, {cutoff} cutoff"
-        console.print(result_table(result, title=f"{index}: {mode}, {what}"))
+        console.print(result_table(result, title=f"{index}: {options.mode}, {what}"))
         for query, reason in list(result.skipped.items())[:5]:
             console.print(safe_text(f"skipped {query}: ", "yellow") + safe_text(reason), highlight=False)
     return result

@@ -51,6 +51,8 @@ DEMO_MODEL = "all-minilm-l6-v2"
 DEMO_PATENT = "US8089324B2"
 # --cutoff values: the cutoff fields, and "none" for no automatic cutoff.
 CUTOFFS: tuple[str, ...] = (*get_args(CutoffField), "none")
+_DEFAULT = SearchOptions()
+_ASK = SearchOptions(top_k=5)  # the patents an LLM reads, and the demo shows
 # A CPC/IPC symbol or a prefix of one: section, class, subclass, main group, group/subgroup.
 _CLASSIFICATION = re.compile(r"^[A-HY](?:\d\d(?:[A-Z](?:\d{1,4}(?:/\d{1,6})?)?)?)?$")
 
@@ -226,10 +228,8 @@ def run_search(
     query: str,
     *,
     index: str,
-    top_k: int = 10,
-    mode: str = "hybrid",
+    options: SearchOptions = _DEFAULT,
     before: date | str | None = None,
-    search_filter: SearchFilter | None = None,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -238,19 +238,19 @@ def run_search(
 ) -> list[PatentHit]:
     """Search an index with free text; print a ranked table (or JSON).
 
-    ``before`` keeps documents whose earliest priority date is strictly before it.
+    ``options`` come from :func:`search_options`; ``before`` keeps documents whose earliest
+    priority date is strictly before it.
 
     Example:
         >>> run_search("low power CMOS VCO", index="my-index", console=Console())  # doctest: +SKIP
     """
-    options = search_options(mode=mode, top_k=top_k, search_filter=search_filter)
     cutoff = parse_date(before)
     with open_searcher(
         index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
     ) as searcher:
         hits = searcher.search(query, before=cutoff)
     if as_json:
-        print_json(_payload(hits, query=query, index=index, mode=mode, before=cutoff))
+        print_json(_payload(hits, query=query, index=index, mode=options.mode, before=cutoff))
     else:
         title = f"{len(hits)} patents for {query!r}" + (f", dated before {cutoff}" if cutoff else "")
         console.print(hits_table(hits, title=title))
@@ -261,13 +261,8 @@ def run_prior_art(
     publication_number: str,
     *,
     index: str,
-    top_k: int = 10,
-    mode: str = "hybrid",
-    cutoff: str = "priority",
+    options: SearchOptions = _DEFAULT,
     before: date | str | None = None,
-    include_undated: bool = False,
-    search_filter: SearchFilter | None = None,
-    boost: bool = True,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -275,30 +270,19 @@ def run_prior_art(
     console: Console,
 ) -> list[PatentHit]:
     """Prior art for a patent in the index: its claims and abstract as queries, itself and its family
-    excluded, candidates dated (``cutoff``: one of :data:`CUTOFFS`) strictly before its
-    earliest priority date (or ``before``), rescored by :class:`~patent_rag.search.boosts.MetadataBoosts`
-    unless ``boost`` is false.
+    excluded, candidates dated (the options' cutoff) strictly before its earliest priority date (or
+    ``before``), rescored by the options' :class:`~patent_rag.search.boosts.MetadataBoosts`.
 
     Example:
         >>> run_prior_art("US8089324B2", index="my-index", console=Console())  # doctest: +SKIP
     """
-    options = search_options(
-        mode=mode,
-        top_k=top_k,
-        cutoff=cutoff,
-        include_undated=include_undated,
-        search_filter=search_filter,
-        boost=boost,
-    )
     with open_searcher(
         index, options=options, model=model, model_path=model_path, index_api_key_env=index_api_key_env
     ) as searcher:
         target = searcher.patent_query(publication_number)
         day = parse_date(before) or target.earliest_date
         hits = searcher.prior_art(target.publication_number, before=day)
-    _print_prior_art(
-        hits, target.publication_number, target.title, day, cutoff, mode, index, as_json, console
-    )
+    _print_prior_art(hits, target.publication_number, target.title, day, options, index, as_json, console)
     return hits
 
 
@@ -307,13 +291,13 @@ def _print_prior_art(
     number: str,
     title: str,
     day: date | None,
-    cutoff: str,
-    mode: str,
+    options: SearchOptions,
     index: str,
     as_json: bool,
     console: Console,
 ) -> None:
-    applied = None if cutoff == "none" or day is None else day
+    cutoff, mode = options.cutoff or "none", options.mode
+    applied = None if options.cutoff is None or day is None else day
     if as_json:
         print_json(
             _payload(hits, patent=number, title=title, index=index, mode=mode, cutoff=cutoff, before=applied)
@@ -334,10 +318,8 @@ def run_ask(
     llm_url: str,
     llm_model: str,
     llm_api_key_env: str | None = None,
-    top_k: int = 5,
-    mode: str = "hybrid",
+    options: SearchOptions = _ASK,
     before: date | str | None = None,
-    search_filter: SearchFilter | None = None,
     model: str | None = None,
     model_path: Path | None = None,
     index_api_key_env: str | None = None,
@@ -356,7 +338,6 @@ def run_ask(
     from patent_rag.llama_index.llm import OpenAICompatibleLLM
     from patent_rag.llama_index.qa import PatentQueryEngine
 
-    options = search_options(mode=mode, top_k=top_k, search_filter=search_filter)
     if before is not None:
         # The engine searches free text only: the date limit goes into the options' filter.
         cutoff = SearchFilter(dates=(DateRange(field="earliest", before=parse_date(before)),))
@@ -380,9 +361,7 @@ def run_ask(
     return answer
 
 
-def run_demo(
-    *, top_k: int = 5, mode: str = "hybrid", as_json: bool = False, console: Console
-) -> list[PatentHit]:
+def run_demo(*, options: SearchOptions = _ASK, as_json: bool = False, console: Console) -> list[PatentHit]:
     """Offline demo: index the packaged USPTO sample with MiniLM in a temporary Edge index and show
     the prior art of :data:`DEMO_PATENT`.
 
@@ -393,7 +372,6 @@ def run_demo(
     from patent_rag.ingest import ingest_documents
     from patent_rag.sample import sample_documents, sample_files
 
-    options = search_options(mode=mode, top_k=top_k)
     files = sample_files()
     with console.status("loading the MiniLM model"):
         encoder = Encoder(DEMO_MODEL)
@@ -415,9 +393,7 @@ def run_demo(
             hits = searcher.prior_art(DEMO_PATENT)
         finally:
             store.close()
-    _print_prior_art(
-        hits, DEMO_PATENT, target.title, target.earliest_date, "priority", mode, "demo", as_json, console
-    )
+    _print_prior_art(hits, DEMO_PATENT, target.title, target.earliest_date, options, "demo", as_json, console)
     if not as_json:
         console.print(
             "[dim]Your own data: patent-rag ingest FILES --index DIR --model patembed-base, then "

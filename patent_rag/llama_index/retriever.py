@@ -4,30 +4,26 @@
 The searcher does the searching; this class translates: a ``QueryBundle`` in, the searcher's
 :class:`~patent_rag.search.hits.PatentHit` s out as ``NodeWithScore`` (:func:`~.nodes.to_node`), and a
 :class:`~patent_rag.llama_index.embedding.PatentEmbedding` accepted where the searcher takes an
-:class:`~patent_rag.encoding.encoder.Encoder`.
+:class:`~patent_rag.encoding.encoder.Encoder`. Typed hits, searches by patent and the query plan
+are the searcher's (``retriever.searcher.prior_art(...)``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import TYPE_CHECKING
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from patent_rag.documents.record import PatentDocument
 from patent_rag.encoding.encoder import Encoder
 from patent_rag.errors import ConfigurationError
 from patent_rag.llama_index.embedding import PatentEmbedding
 from patent_rag.llama_index.nodes import to_node
-from patent_rag.search.hits import PatentHit
 from patent_rag.search.options import SearchOptions
-from patent_rag.search.query import PatentQuery
 from patent_rag.search.searcher import PatentSearcher
 from patent_rag.stores.base import Store
-from patent_rag.stores.filters import SearchFilter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -59,6 +55,7 @@ class PriorArtRetriever(BaseRetriever):
         >>> retriever = PriorArtRetriever(index="my-index", embedding=encoder)  # doctest: +SKIP
         >>> nodes = retriever.retrieve("voltage controlled oscillator")  # doctest: +SKIP
         >>> nodes[0].node.metadata["publication_number"]  # doctest: +SKIP
+        >>> hits = retriever.searcher.prior_art("US8089324B2")  # doctest: +SKIP
     """
 
     def __init__(
@@ -125,34 +122,6 @@ class PriorArtRetriever(BaseRetriever):
     @property
     def encoder(self) -> Encoder | None:
         return self._searcher.encoder
-
-    # -- searching (the searcher's, for plain Python use) ----------------------------------------
-    def search(
-        self,
-        query: str | None = None,
-        *,
-        patent: str | PatentDocument | None = None,
-        top_k: int | None = None,
-        before: date | None = None,
-        filters: SearchFilter | None = None,
-    ) -> list[PatentHit]:
-        """:meth:`PatentSearcher.search`."""
-        return self._searcher.search(query, patent=patent, top_k=top_k, before=before, filters=filters)
-
-    def prior_art(
-        self,
-        patent: str | PatentDocument,
-        *,
-        top_k: int | None = None,
-        before: date | None = None,
-        filters: SearchFilter | None = None,
-    ) -> list[PatentHit]:
-        """:meth:`PatentSearcher.prior_art`."""
-        return self._searcher.prior_art(patent, top_k=top_k, before=before, filters=filters)
-
-    def patent_query(self, patent: str | PatentDocument) -> PatentQuery:
-        """:meth:`PatentSearcher.patent_query`."""
-        return self._searcher.patent_query(patent)
 
     # -- LlamaIndex ------------------------------------------------------------------------------
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

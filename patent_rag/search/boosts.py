@@ -22,8 +22,8 @@ classified search finds: the retriever runs the same query again within the quer
 classification symbols and fuses the two lists before rescoring, which reaches relevant patents
 whose text ranks them too deep.
 
-The default weights were chosen on the PatSnap dev split
-(see the README's Results): a coarse grid around a flat optimum, not a fit to the last digit.
+The default weights are the optimum of a coarse grid on patent citations, which is flat around it
+(see docs/benchmarks.md): they are not fitted to the last digit.
 
 Example:
     >>> MetadataBoosts().classification
@@ -60,8 +60,8 @@ class MetadataBoosts:
         classification: weight of the Jaccard overlap of full classification symbols (CPC when
             both patents have CPC codes, else IPC).
         uspc: weight of the Jaccard overlap of US national classification symbols (``class/subclass``,
-            on US documents up to 2015). USPC subclasses are much finer than IPC groups, and on the
-            PatSnap dev split this is the strongest single signal.
+            on US documents up to 2015). USPC subclasses are much finer than IPC groups, which makes
+            this the strongest single signal on examiner citations (see docs/benchmarks.md).
         assignee: weight of sharing an applicant/assignee (names compared case- and
             punctuation-insensitively).
         inventor: weight of sharing an inventor.

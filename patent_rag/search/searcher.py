@@ -336,8 +336,8 @@ def _check_encoder(options: SearchOptions, encoder: Encoder | None) -> None:
 
 def _classified_filter(target: PatentQuery, search_filter: SearchFilter) -> SearchFilter | None:
     """``search_filter`` narrowed to the query patent's own USPC symbols, else its CPC symbols; None
-    when it has neither, or when the user already filters on classification. (Not IPC: its groups
-    are too coarse to narrow a search usefully, see docs/benchmarks.md.)"""
+    when it has neither, or when the user already filters on classification. (Not IPC: a search
+    restricted to the query's IPC groups lost recall after boosting, see docs/benchmarks.md.)"""
     if search_filter.uspc or search_filter.cpc or search_filter.ipc:
         return None
     for field in ("uspc", "cpc"):
