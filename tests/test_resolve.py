@@ -15,6 +15,7 @@ from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.encoding.resolve import encoder_for_index
 from patent_rag.errors import UnknownModelError
 from tests.conftest import PATEMBED_PROMPTS
+from tests.test_model_dir import model_folder
 
 MINILM_INDEX = Fingerprint(
     model_id="sentence-transformers/all-MiniLM-L6-v2",
@@ -98,3 +99,31 @@ def test_cli_search_with_an_unknown_model_names_it(minilm_index: str) -> None:
     result = runner.invoke(app, ["search", "oscillator", "--index", minilm_index, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["hits"]
+
+
+def test_an_index_built_from_a_relative_folder_is_searched_from_anywhere_and_with_any_copy(
+    tiny_patembed_small_dir: Path, tiny_patembed_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    model_folder(tiny_patembed_small_dir, workdir / "pe-small", prompts=PATEMBED_PROMPTS)  # a patembed copy
+    shutil.copytree(tiny_patembed_dir, workdir / "mine")  # not a recognized model
+    monkeypatch.chdir(workdir)
+    copy_built = Encoder("./pe-small", precision="fp32")
+    own_built = Encoder("./mine", precision="fp32")
+    assert copy_built.fingerprint.model_id == "datalyes/patembed-small"
+    assert own_built.fingerprint.model_id == str(workdir / "mine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # The unrecognized folder is found by its absolute path from any working directory.
+    assert encoder_for_index(own_built.fingerprint, precision="fp32").fingerprint == own_built.fingerprint
+    # Another copy of the same weights, by folder or by profile + --model-path, matches the index.
+    shutil.copytree(workdir / "pe-small", elsewhere / "copy")
+    by_folder = encoder_for_index(copy_built.fingerprint, model="./copy", precision="fp32")
+    by_profile = encoder_for_index(
+        copy_built.fingerprint, model="patembed-small", model_path="./copy", precision="fp32"
+    )
+    for found in (by_folder, by_profile):
+        found.fingerprint.ensure_matches(copy_built.fingerprint)
+        assert found.document_prompt == PATEMBED_PROMPTS["retrieval_MIXED"]["pos_text"]

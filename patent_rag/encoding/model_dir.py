@@ -76,12 +76,17 @@ class _Level:
 def profile_for_dir(model_id: str, model_dir: Path, facts: ModelFacts) -> ModelProfile:
     """The profile of the model folder ``model_dir`` (given by the user as ``model_id``).
 
-    A recognized folder gets the known profile's recipe, named after it (after the folder when only its
-    ``base_model`` is known), with ``model_id`` as the model id and the evidence in ``notes``; otherwise
-    a profile read from ``facts``, whose default task :func:`apply_model_prompts` picks.
+    A recognized copy of a known model gets its profile, hub id included: an index it builds records the
+    model, not the folder, and can be searched with any copy of the same weights (the fingerprint's
+    weights digest tells copies apart). A model derived from a known one (only its ``base_model`` is
+    known) gets that recipe under the folder's name; a folder that is not recognized gets a profile read
+    from ``facts``, whose default task :func:`apply_model_prompts` picks. Both are identified by the
+    folder's absolute path, so the index can be searched from any working directory. The evidence is in
+    ``notes``.
     """
     own = read_model_prompts(model_dir, default_task="retrieval")
-    folder = Path(os.path.abspath(os.path.expanduser(model_id))).name or model_id
+    absolute = os.path.abspath(os.path.expanduser(model_id))
+    folder = Path(absolute).name or model_id
     found = _recognize(model_dir, facts, own)
     if found is not None:
         known, evidence, derived = found
@@ -90,7 +95,7 @@ def profile_for_dir(model_id: str, model_dir: Path, facts: ModelFacts) -> ModelP
         return dataclasses.replace(
             known,
             name=folder if derived else known.name,
-            model_id=model_id,
+            model_id=absolute if derived else known.model_id,
             package=None,
             trust_remote_code=False,  # a folder's own code is never run on the strength of its files
             notes=notes,
@@ -104,7 +109,7 @@ def profile_for_dir(model_id: str, model_dir: Path, facts: ModelFacts) -> ModelP
         )
     return ModelProfile(
         name=folder,
-        model_id=model_id,
+        model_id=absolute,
         dim=facts.dim,
         pooling=facts.pooling,  # type: ignore[arg-type]  # as the loaded files say, checked again on load
         max_seq_length=facts.max_seq_length,
