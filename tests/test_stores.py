@@ -678,6 +678,21 @@ def test_open_store_locations(tmp_path: Path) -> None:
         open_store(str(tmp_path / "x"), api_key_env="QDRANT_API_KEY")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[/x]", r"Qdrant URL 'http://\[/x\]' is not a valid URL \(Invalid IPv6 URL\); expected http"),
+        ("https://exa[mple].com", r"Qdrant URL 'https://exa\[mple\]\.com' is not a valid URL \('mple' does"),
+        ("http://", r"Qdrant URL 'http://' names no host; expected http\(s\)://HOST\[:PORT\]"),
+        ("http://user:secret@[::1", r"^the Qdrant URL given is not a valid URL \(Invalid IPv6 URL\)"),
+    ],
+)
+def test_a_malformed_server_url_is_a_clear_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
+
+
 def test_local_mode_warns_about_ignored_options() -> None:
     with pytest.warns(UserWarning, match="local mode ignores on_disk, quantization"):
         open_store("qdrant-local::memory:", quantization=True)

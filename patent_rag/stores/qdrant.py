@@ -102,6 +102,8 @@ class QdrantStore:
                 raise ConfigurationError(
                     f"environment variable {api_key_env} is not set; export it with the Qdrant API key"
                 )
+        if url is not None:
+            _check_url(url)
         self._url, self._path, self._collection = url, path, collection
         self._api_key = SecretStr(api_key) if api_key else None
         self._key_env = api_key_env
@@ -502,3 +504,16 @@ class QdrantStore:
             )
             for group in result.groups
         ]
+
+
+def _check_url(url: str) -> None:
+    """Refuse a URL that urllib cannot take apart (``http://[/x]``), naming it unless it holds credentials."""
+    shown = "the Qdrant URL given" if "@" in url else f"Qdrant URL {url!r}"
+    expected = "expected http(s)://HOST[:PORT], e.g. http://localhost:6333"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (parses the host and port)
+    except ValueError as error:
+        raise ConfigurationError(f"{shown} is not a valid URL ({error}); {expected}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{shown} names no host; {expected}")
