@@ -8,6 +8,7 @@ breaks it; qdrant-client local mode likewise."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -234,6 +235,11 @@ def test_a_shard_without_its_metadata_file_is_refused_not_adopted(pristine: Path
         pytest.param(lambda text: b"[1, 2]", "ValueError: a JSON list, not an object", id="not-an-object"),
         pytest.param(
             lambda text: text.replace(b'"dim"', b'"dimension"'), r"TypeError: .*", id="fingerprint-field-lost"
+        ),
+        pytest.param(
+            lambda text: re.sub(rb'"dim": *\d+', b'"dim": "abc"', text),
+            r"TypeError: fingerprint field 'dim' is 'abc', not an integer",
+            id="fingerprint-field-mistyped",
         ),
     ],
 )

@@ -18,6 +18,11 @@ from patent_rag.errors import FingerprintMismatchError
 __all__ = ["Fingerprint"]
 
 _INFORMATIVE = frozenset({"precision"})
+_TYPES: dict[str, tuple[type, str]] = {
+    "str": (str, "a string"),
+    "int": (int, "an integer"),
+    "bool": (bool, "a boolean"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,19 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        """The fingerprint stored as ``data``.
+
+        Raises:
+            TypeError: a field is missing or of the wrong type (``"dim": "abc"``).
+        """
+        known = {f.name: f.type for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        for key, value in values.items():
+            kind, name = _TYPES[str(known[key])]
+            # bool is an int in Python: a stored true is no dimension.
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise TypeError(f"fingerprint field {key!r} is {value!r}, not {name}")
+        return cls(**values)
 
     def differences(self, other: Fingerprint) -> dict[str, tuple[Any, Any]]:
         """Identity fields whose values differ, as ``{field: (self's, other's)}``."""
