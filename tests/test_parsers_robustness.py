@@ -401,7 +401,7 @@ def test_csv_priority_lists_keep_the_earliest(tmp_path: Path) -> None:
         (4, "invalid row: column 'filed': expected one date (YYYY-MM-DD or YYYYMMDD), "
          "got '1990-01-02 | 1990-02-03'"),
         (5, "invalid row: column 'priority': '1988-12-22 | later' is not a list of dates "
-         "(YYYY-MM-DD or YYYYMMDD, separated by | ; or ,)"),
+         "(YYYY-MM-DD or YYYYMMDD, separated by | ; , or spaces)"),
     ]  # fmt: skip
     with_format = CsvMapping(columns=MAPPING.columns, date_format="%b %d, %Y")
     export.write_text('id,title,priority,filed\nEP1A1,a,"Dec 22, 1988","Mar 31, 1989"\n')
@@ -647,3 +647,29 @@ def test_parse_out_on_a_full_filesystem_is_one_error_line(tmp_path: Path) -> Non
         "free some space or choose another --out"
     )
     assert out.is_symlink() and list(tmp_path.iterdir()) == [out]
+
+
+def test_priority_dates_as_a_json_list_or_separated_by_spaces_keep_the_earliest(tmp_path: Path) -> None:
+    for value in (["1989-03-31", "1988-12-22"], "1989-03-31 1988-12-22", "19890331 | 19881222"):
+        record = json.dumps({"publication_number": "US1A", "priority_date": value})
+        assert PatentDocument.model_validate_json(record).priority_date == date(1988, 12, 22), value
+    # One datetime is one date, not a list.
+    assert PatentDocument(publication_number="US1A", filing_date="2012-01-03 00:00:00").filing_date == date(  # type: ignore[arg-type]
+        2012, 1, 3
+    )
+    with pytest.raises(ValidationError, match=r"expected one date \(YYYY-MM-DD\), got \['2012-01-03'\]"):
+        PatentDocument(publication_number="US1A", filing_date=["2012-01-03"])  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"expected a date as YYYY-MM-DD, got '22/12/1988'"):
+        PatentDocument(publication_number="US1A", publication_date="22/12/1988")  # type: ignore[arg-type]
+    export = tmp_path / "citations.csv"
+    export.write_text(
+        "id,title,priority,filed\nEP1A1,a,1989-03-31 1988-12-22,2012-01-03 00:00:00\nEP2A1,b,22/12/1988,\n"
+    )
+    report = ParseReport()
+    documents = list(parse_csv(export, report=report, mapping=MAPPING))
+    assert [(d.publication_number, d.priority_date, d.filing_date) for d in documents] == [
+        ("EP1A1", date(1988, 12, 22), date(2012, 1, 3))
+    ]
+    assert [(i.line, i.reason) for i in report.issues] == [
+        (3, "invalid row: column 'priority': '22/12/1988' is not a date (YYYY-MM-DD or YYYYMMDD)")
+    ]

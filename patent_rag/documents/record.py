@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # A list of dates in one field, as citation exports write several priorities.
-DATE_LIST_SEPARATORS = re.compile(r"\s*[|;,]\s*")
+DATE_LIST_SEPARATORS = re.compile(r"\s*[|;,]\s*|\s+")
 _KIND = re.compile(r"[A-Z]\d?$")
 _PUBNO = re.compile(r"^([A-Z]{2})[\s\-/.]*([A-Z]{0,2}\d[\d\s\-/.,]*?)[\s\-/.]*([A-Z]\d?)?$")
 
@@ -213,22 +213,22 @@ class PatentDocument(BaseModel):
     @classmethod
     def _earliest_priority(cls, value: Any) -> Any:
         # A patent's priority date is its earliest priority; exports list them all in one field.
-        if isinstance(value, str) and DATE_LIST_SEPARATORS.search(value.strip()):
-            parts = [part for part in DATE_LIST_SEPARATORS.split(value.strip()) if part]
-            try:
-                return min(date.fromisoformat(part) for part in parts)
-            except ValueError:
-                raise ValueError(
-                    f"priority dates {value!r} are not YYYY-MM-DD dates separated by '|', ';' or ','"
-                ) from None
-        return value
+        parts = _date_parts(value)
+        if parts is None:
+            return _one_date(value)
+        try:
+            return min((_one_date(part) for part in parts), default=None)
+        except ValueError:
+            raise ValueError(
+                f"priority dates {value!r} are not YYYY-MM-DD dates separated by '|', ';', ',' or spaces"
+            ) from None
 
     @field_validator("filing_date", "publication_date", mode="before")
     @classmethod
-    def _one_date(cls, value: Any) -> Any:
-        if isinstance(value, str) and DATE_LIST_SEPARATORS.search(value.strip()):
+    def _single_date(cls, value: Any) -> Any:
+        if _date_parts(value) is not None:
             raise ValueError(f"expected one date (YYYY-MM-DD), got {value!r}")
-        return value
+        return _one_date(value)
 
     @field_validator("cpc", "ipc", mode="before")
     @classmethod
@@ -262,3 +262,33 @@ class PatentDocument(BaseModel):
     @property
     def independent_claims(self) -> list[Claim]:
         return [claim for claim in self.claims if claim.independent]
+
+
+def _date_parts(value: Any) -> list[Any] | None:
+    """The dates of a field that lists several (a JSON list, or text with separators); None for one."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str) and DATE_LIST_SEPARATORS.search(text := value.strip()):
+        try:
+            datetime.fromisoformat(text)  # one datetime, "1988-12-22 00:00:00"
+        except ValueError:
+            return [part for part in DATE_LIST_SEPARATORS.split(text) if part]
+    return None
+
+
+def _one_date(value: Any) -> Any:
+    """An ISO date (``1988-12-22``, ``19881222``, or a datetime at any time of that day) as a ``date``;
+    other values are left to the field's own validation."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}") from None

@@ -32,7 +32,6 @@ ignored. A truncated or corrupt file keeps the records before the damage and rep
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
@@ -251,35 +250,45 @@ def _claims(text: str, mode: str) -> list[Claim]:
     return claims
 
 
+_ISO_DAY_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?")
+
+
 def _parse_date(value: str, date_format: str | None) -> date:
     if date_format:
         return datetime.strptime(value, date_format).date()
     digits = value.replace("-", "")
     if len(digits) == 8 and digits.isdigit():
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    return date.fromisoformat(value[:10])
+    if not _ISO_DAY_AND_TIME.fullmatch(value):
+        raise ValueError(f"not an ISO date: {value!r}")
+    return date.fromisoformat(value[:10])  # the day of a datetime ("2012-01-03 00:00:00")
 
 
 def _date_cell(field: str, value: str, column: str, date_format: str | None) -> date:
-    """One date; for ``priority_date`` the earliest of a list separated by ``|``, ``;`` or ``,``."""
+    """One date; for ``priority_date`` the earliest of a list separated by ``|``, ``;``, ``,`` or spaces."""
     expected = date_format or "YYYY-MM-DD or YYYYMMDD"
     parts = [part for part in DATE_LIST_SEPARATORS.split(value) if part]
-    if len(parts) > 1:
-        if date_format:
-            with contextlib.suppress(ValueError):
-                return _parse_date(value, date_format)  # a format may itself hold ',' ("%b %d, %Y")
+    dates = [_maybe_date(part, date_format) for part in parts] if len(parts) > 1 else []
+    if dates and all(day is not None for day in dates):
         if field != "priority_date":
             raise ValueError(f"column {column!r}: expected one date ({expected}), got {value!r}")
-        try:
-            return min(_parse_date(part, date_format) for part in parts)
-        except ValueError:
-            raise ValueError(
-                f"column {column!r}: {value!r} is not a list of dates ({expected}, separated by | ; or ,)"
-            ) from None
+        return min(day for day in dates if day is not None)
+    try:  # one date, whose format may itself hold separators ("%b %d, %Y", "2012-01-03 00:00:00")
+        return _parse_date(value, date_format)
+    except ValueError:
+        what = (
+            f"a list of dates ({expected}, separated by | ; , or spaces)"
+            if any(dates)
+            else f"a date ({expected})"
+        )
+        raise ValueError(f"column {column!r}: {value!r} is not {what}") from None
+
+
+def _maybe_date(value: str, date_format: str | None) -> date | None:
     try:
         return _parse_date(value, date_format)
     except ValueError:
-        raise ValueError(f"column {column!r}: {value!r} is not a date ({expected})") from None
+        return None
 
 
 def _row_to_fields(
