@@ -320,3 +320,10 @@ def test_unreachable_llm_and_bad_urls() -> None:
         chat_completions_url("localhost:11434")
     with pytest.raises(ConfigurationError, match="not in the URL"):
         chat_completions_url("http://user:secret@h/v1")
+    with pytest.raises(ConfigurationError, match=r"got 'http://\[/x\]' \(Invalid IPv6 URL\)"):
+        chat_completions_url("http://[/x]")
+    with pytest.raises(
+        ConfigurationError, match=r"got a URL with credentials \(Invalid IPv6 URL\)"
+    ) as caught:
+        chat_completions_url("http://user:secret@[::1")
+    assert "secret" not in str(caught.value)

@@ -43,11 +43,15 @@ logger = logging.getLogger(__name__)
 def chat_completions_url(base_url: str) -> str:
     """``http://host:port`` / ``.../v1`` / ``.../v1/chat/completions`` -> the chat completions URL."""
     url = base_url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(
-            f"LLM URL must be http(s)://HOST[:PORT][/v1], e.g. http://localhost:11434/v1, got {base_url!r}"
-        )
+    shown = "a URL with credentials" if "@" in url else repr(base_url)
+    expected = f"LLM URL must be http(s)://HOST[:PORT][/v1], e.g. http://localhost:11434/v1, got {shown}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (parses the host and port)
+    except ValueError as error:
+        raise ConfigurationError(f"{expected} ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(expected)
     if parts.username or parts.password:
         raise ConfigurationError(
             "put the LLM API key in an environment variable (api_key_env), not in the URL"
