@@ -358,7 +358,9 @@ def test_detect_format(tmp_path: Path) -> None:
         detect_format(other)
     binary = tmp_path / "image.tif"
     binary.write_bytes(b"II*\x00\x08\x00\x00\x00")
-    with pytest.raises(UnsupportedFormatError, match=r"pass format= one of uspto, epo, docdb, jsonl, csv"):
+    with pytest.raises(
+        UnsupportedFormatError, match=r"pass format= \(CLI: --format\) one of uspto, epo, docdb, jsonl, csv"
+    ):
         detect_format(binary)
 
 

@@ -48,7 +48,7 @@ def result_table(result: EvaluationResult, *, title: str | None = None) -> Table
             if match.ignore_kind and match.documents_in_index_without_kind is not None:
                 held = match.documents_in_index_without_kind
             table.add_row("judged documents in the index", f"{held} of {match.documents}")
-        table.add_row("judged documents retrieved", f"{match.documents_retrieved} of {match.documents}")
+        table.add_row("judged documents in any ranking", f"{match.documents_retrieved} of {match.documents}")
         if match.ignore_kind:
             table.add_row("kind codes", "ignored (automatically)" if match.ignore_kind_auto else "ignored")
     return table
