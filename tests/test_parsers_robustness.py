@@ -229,7 +229,8 @@ def test_zip_without_its_directory_but_complete_is_read_whole(tmp_path: Path) ->
         pytest.param(b"", "the file is empty", id="zero-bytes"),
         pytest.param(
             b"\x00\x01garbage\xff",
-            "cannot tell the format from the content; pass format= (CLI: --format) one of uspto, epo, docdb, jsonl, csv",
+            "cannot tell the format from the content; pass format= (CLI: --format) one of "
+            "uspto, epo, docdb, jsonl, csv",
             id="garbage",
         ),
         pytest.param(

@@ -158,7 +158,8 @@ def _content_format(head: bytes, name: str) -> Format:
     if kind is not None:
         return kind
     raise UnsupportedFormatError(
-        f"cannot tell the format from the content; pass format= (CLI: --format) one of {', '.join(FORMATS)}", file=name
+        f"cannot tell the format from the content; pass format= (CLI: --format) one of {', '.join(FORMATS)}",
+        file=name,
     )
 
 
