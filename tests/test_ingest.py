@@ -303,7 +303,7 @@ def test_ingest_refuses_an_oversized_record_and_keeps_the_others(
     records.write_text("\n".join([DOCS[0].model_dump_json(), huge, DOCS[2].model_dump_json()]) + "\n")
     store = open_store(str(tmp_path / "index"))
     report = ParseReport()
-    summary = ingest([records], store=store, encoder=encoder, report=report, max_document_bytes=1 << 20)
+    summary = ingest([records], store=store, encoder=encoder, report=report, max_document_bytes=1 << 20)  # type: ignore[arg-type]
     store.close()
     assert (summary.documents, summary.rejected) == (2, 1)
     assert "1048576" in report.issues[0].reason or "1 MiB" in report.issues[0].reason

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-import patent_rag.ingest
 from patent_rag.cli.ingest import run_ingest
 from patent_rag.documents import Claim, PatentDocument
-from patent_rag.errors import StoreError
-from patent_rag.ingest import IngestSummary, ingest, ingest_documents
+from patent_rag.errors import ParseError, StoreError
+from patent_rag.ingest import _READ_AHEAD, _WRITES_IN_FLIGHT, IngestSummary, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
 
 
@@ -101,7 +100,7 @@ def test_each_input_file_is_read_once_and_progress_counts_every_byte(
 
 def test_a_missing_file_is_refused_before_the_store_is_created(tmp_path: Path, minilm_encoder: Any) -> None:
     store = open_store(str(tmp_path / "index"))
-    with pytest.raises(Exception, match="no such file"):
+    with pytest.raises(ParseError, match="no such file"):
         ingest([tmp_path / "missing.jsonl"], store=store, encoder=minilm_encoder)
     assert not store.exists()
     store.close()
@@ -121,7 +120,7 @@ def test_a_failed_write_stops_the_run_and_nothing_is_written_after_it(
     store = FailingSecondWrite(inner)
     docs = [_doc(n) for n in range(12)]
     with pytest.raises(StoreError, match="disk went away"):
-        ingest_documents(docs, store=store, encoder=minilm_encoder, window=1)  # type: ignore[arg-type]
+        ingest_documents(docs, store=store, encoder=minilm_encoder, window=1)
     assert store.upserts == 2
     assert inner.describe().patents == 1
     summary = ingest_documents(docs, store=inner, encoder=minilm_encoder)
@@ -160,7 +159,7 @@ def test_a_failure_in_the_caller_waits_for_the_write_in_progress(tmp_path: Path,
     with pytest.raises(RuntimeError, match="encoder failed"):
         ingest_documents(
             [_doc(n) for n in range(6)],
-            store=store,  # type: ignore[arg-type]
+            store=store,
             encoder=FailingSecondBatch(minilm_encoder),  # type: ignore[arg-type]
             window=1,
         )
@@ -202,7 +201,7 @@ def test_reading_and_writing_run_a_bounded_way_ahead(tmp_path: Path, minilm_enco
         run = pool.submit(
             ingest_documents,
             documents(),
-            store=HangingFirstWrite(inner),  # type: ignore[arg-type]
+            store=HangingFirstWrite(inner),
             encoder=encoder,  # type: ignore[arg-type]
             window=1,  # one document per batch
         )
@@ -210,7 +209,7 @@ def test_reading_and_writing_run_a_bounded_way_ahead(tmp_path: Path, minilm_enco
         embedded, read = encoder.calls, len(pulled)
         release.set()
         summary = run.result(timeout=120)
-    assert embedded <= patent_rag.ingest._WRITES_IN_FLIGHT + 1
-    assert read <= embedded + patent_rag.ingest._READ_AHEAD
+    assert embedded <= _WRITES_IN_FLIGHT + 1
+    assert read <= embedded + _READ_AHEAD
     assert summary.documents_written == 40 and summary.index.patents == 40  # type: ignore[union-attr]
     inner.close()
