@@ -77,10 +77,10 @@ def earliest(doc: PatentDocument) -> date | None:
     return doc.earliest_date
 
 
-def topical_qrels() -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+def topical_qrels(data: Path) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
     qrels: dict[str, dict[str, int]] = {}
     texts = {}
-    for query in topical_queries():
+    for query in topical_queries(data):
         judged = {number: 0 for number in query.negatives}
         judged.update({number: 1 for number in query.positives})
         qrels[query.query_id] = judged
@@ -214,7 +214,7 @@ def main() -> None:
     try:
         docs = {d.publication_number: d for d in (PatentDocument(**r) for r in load_records(args.data))}  # type: ignore[arg-type]
         qrels = load_qrels(citation_qrels(args.data))
-        topics, topic_texts = topical_qrels()
+        topics, topic_texts = topical_qrels(args.data)
     except DataMissing as error:
         sys.exit(f"skipped: {error}")
     queries = list(qrels)
