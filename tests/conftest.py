@@ -40,15 +40,13 @@ def _copy_tokenizer(target: Path) -> None:
         shutil.copy(_minilm_dir() / name, target / name)
 
 
-@pytest.fixture(scope="session")
-def tiny_patembed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """BERT (2 layers) -> mean pooling -> Dense 32->16 (tanh) -> Normalize, nested prompts."""
+def _tiny_bert_model(root: Path, *, seed: int, positions: int, max_seq_length: int, dim: int) -> Path:
+    """A 2-layer BERT -> mean pooling -> Dense 32->``dim`` (tanh) -> Normalize, saved under ``root/model``."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel
 
-    torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("tiny-patembed-small")
+    torch.manual_seed(seed)
     bert_dir = root / "bert"
     bert_dir.mkdir()
     config = BertConfig(
@@ -57,16 +55,25 @@ def tiny_patembed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=128,
+        max_position_embeddings=positions,
     )
     BertModel(config).save_pretrained(bert_dir)
     _copy_tokenizer(bert_dir)
-    transformer = Transformer(str(bert_dir), max_seq_length=64)
+    transformer = Transformer(str(bert_dir), max_seq_length=max_seq_length)
     model = SentenceTransformer(
-        modules=[transformer, Pooling(32, pooling_mode="mean"), Dense(32, 16), Normalize()], device="cpu"
+        modules=[transformer, Pooling(32, pooling_mode="mean"), Dense(32, dim), Normalize()], device="cpu"
     )
     out = root / "model"
     model.save(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_patembed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BERT (2 layers) -> mean pooling -> Dense 32->16 (tanh) -> Normalize, nested prompts."""
+    out = _tiny_bert_model(
+        tmp_path_factory.mktemp("tiny-patembed-small"), seed=0, positions=128, max_seq_length=64, dim=16
+    )
     config_file = out / "config_sentence_transformers.json"
     st_config = json.loads(config_file.read_text())
     st_config["prompts"] = PATEMBED_PROMPTS
@@ -117,29 +124,8 @@ def tiny_patembed_small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """patembed-small's exact shape (mean pooling -> Dense to 384 -> Normalize, max length 512) on a tiny
     BERT, saved as sentence-transformers saves it: placeholder prompts, no model card. Tests copy it and
     add the prompt table or card they need."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(2)
-    root = tmp_path_factory.mktemp("tiny-patembed-384")
-    bert_dir = root / "bert"
-    bert_dir.mkdir()
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
+    out = _tiny_bert_model(
+        tmp_path_factory.mktemp("tiny-patembed-384"), seed=2, positions=512, max_seq_length=512, dim=384
     )
-    BertModel(config).save_pretrained(bert_dir)
-    _copy_tokenizer(bert_dir)
-    transformer = Transformer(str(bert_dir), max_seq_length=512)
-    model = SentenceTransformer(
-        modules=[transformer, Pooling(32, pooling_mode="mean"), Dense(32, 384), Normalize()], device="cpu"
-    )
-    out = root / "model"
-    model.save(str(out))
     (out / "README.md").unlink(missing_ok=True)  # the generic card sentence-transformers writes
     return out
