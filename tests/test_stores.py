@@ -490,7 +490,9 @@ def test_edge_shards_give_hnsw_links_to_the_cpc_prefixes_only(tmp_path: Path) ->
     store.close()
     store.open()
     for mode in ("dense", "hybrid"):
-        plan = store._plan(dense=vector_for("c" * 8), text="wireless power", mode=mode)
+        plan = plan_query(
+            dense=vector_for("c" * 8), text="wireless power", mode=mode, dim=8, bm25=store._bm25
+        )
         request = _edge_convert.requests(plan)(10, False)
         params = request.params if mode == "dense" else request.prefetches[0].params
         assert params is not None and params.hnsw_ef == _edge_convert.HNSW_EF

@@ -70,19 +70,16 @@ from patent_rag.stores import _edge_convert as e
 from patent_rag.stores._files import DirectoryLock, write_json_atomically
 from patent_rag.stores._shared import collect_hashes, group_hits, ordered_hits, payload_key, widening_groups
 from patent_rag.stores.base import (
-    Fusion,
-    GroupBy,
     HitGroup,
     IndexInfo,
     IndexMetadata,
     SearchHit,
-    SearchMode,
     StoredPoint,
     check_dense,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
 from patent_rag.stores.layout import DENSE_VECTOR, patent_key
-from patent_rag.stores.plan import QueryPlan, plan_query
+from patent_rag.stores.plan import PlannedSearches, QueryPlan
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["EdgeStore"]
@@ -99,7 +96,7 @@ _SHARD = "shard"
 _DAMAGED = "patent_rag.damaged"  # what open() found damaged (see _load_shard)
 
 
-class EdgeStore:
+class EdgeStore(PlannedSearches):
     """A patent index in a local directory, served by the embedded Qdrant Edge engine.
 
     Example:
@@ -443,50 +440,15 @@ class EdgeStore:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
         return ordered_hits(self._scroll(search_filter, e.PAYLOAD, limit))
 
-    def _plan(self, **search: Any) -> QueryPlan:
-        return plan_query(dim=self.metadata.fingerprint.dim, bm25=self._bm25, **search)
-
-    def search(
-        self,
-        *,
-        dense: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        mode: SearchMode = "dense",
-        search_filter: SearchFilter | None = None,
-        limit: int = 10,
-        candidates: int | None = None,
-        fusion: Fusion = "rrf",
-    ) -> list[SearchHit]:
-        """Best chunks for a dense vector, BM25 text, or both fused in the engine (RRF or DBSF)."""
-        plan = self._plan(
-            dense=dense,
-            text=text,
-            mode=mode,
-            search_filter=search_filter,
-            limit=limit,
-            candidates=candidates,
-            fusion=fusion,
-        )
-        return [] if plan.matches_nothing else self._query(e.requests(plan)(plan.limit, e.PAYLOAD))
+    def _search(self, plan: QueryPlan) -> list[SearchHit]:
+        return self._query(e.requests(plan)(plan.limit, e.PAYLOAD))
 
     def _query(self, request: qe.QueryRequest) -> list[SearchHit]:
         with e.edge_errors(self.location):
             points = self._engine.query(request)
         return [SearchHit(str(point.id), float(point.score), dict(point.payload or {})) for point in points]
 
-    def search_groups(
-        self,
-        *,
-        dense: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        mode: SearchMode = "dense",
-        search_filter: SearchFilter | None = None,
-        limit: int = 10,
-        group_by: GroupBy = "publication_number",
-        group_size: int = 3,
-        candidates: int | None = None,
-        fusion: Fusion = "rrf",
-    ) -> list[HitGroup]:
+    def _groups(self, plan: QueryPlan) -> list[HitGroup]:
         """One group per patent (or family), grouped client-side (Edge has no group-by).
 
         See :func:`~patent_rag.stores._shared.widening_groups`: the top ``limit`` groups are exact
@@ -495,20 +457,6 @@ class EdgeStore:
         grouping by patent (the point ids name their patents), and only the group key by family;
         the full payloads are read afterwards for the chunks the groups keep.
         """
-        plan = self._plan(
-            dense=dense,
-            text=text,
-            mode=mode,
-            search_filter=search_filter,
-            limit=limit,
-            group_by=group_by,
-            group_size=group_size,
-            candidates=candidates,
-            fusion=fusion,
-        )
-        return [] if plan.matches_nothing else self._groups(plan)
-
-    def _groups(self, plan: QueryPlan) -> list[HitGroup]:
         request = e.requests(plan)
         by_field = payload_key(plan.group_field)
         by_id = plan.group_field == "publication_number"

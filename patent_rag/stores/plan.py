@@ -21,11 +21,19 @@ from typing import get_args
 import numpy as np
 
 from patent_rag.errors import StoreError
-from patent_rag.stores.base import Fusion, GroupBy, SearchMode, check_dense
+from patent_rag.stores.base import (
+    Fusion,
+    GroupBy,
+    HitGroup,
+    IndexMetadata,
+    SearchHit,
+    SearchMode,
+    check_dense,
+)
 from patent_rag.stores.filters import CompiledFilter, SearchFilter, compile_filter
 from patent_rag.stores.sparse import Bm25Encoder, SparseTerms
 
-__all__ = ["GROUP_FIELDS", "QueryPlan", "plan_query"]
+__all__ = ["GROUP_FIELDS", "PlannedSearches", "QueryPlan", "plan_query"]
 
 # The payload field each grouping reads.
 GROUP_FIELDS: dict[str, str] = {"publication_number": "publication_number", "family": "family_key"}
@@ -119,3 +127,74 @@ def plan_query(
         group_size=group_size,
         candidates=candidates,
     )
+
+
+class PlannedSearches:
+    """The searches every backend offers, planned here once: a backend implements only the
+    translation of a plan (``_search`` for chunks, ``_groups`` for patents or families)."""
+
+    _bm25: Bm25Encoder
+
+    @property
+    def metadata(self) -> IndexMetadata:
+        raise NotImplementedError
+
+    def search(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[SearchHit]:
+        """Best chunks for a dense vector, BM25 text, or both fused in the engine (RRF or DBSF)."""
+        plan = plan_query(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            candidates=candidates,
+            fusion=fusion,
+            dim=self.metadata.fingerprint.dim,
+            bm25=self._bm25,
+        )
+        return [] if plan.matches_nothing else self._search(plan)
+
+    def search_groups(
+        self,
+        *,
+        dense: Sequence[float] | np.ndarray | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        search_filter: SearchFilter | None = None,
+        limit: int = 10,
+        group_by: GroupBy = "publication_number",
+        group_size: int = 3,
+        candidates: int | None = None,
+        fusion: Fusion = "rrf",
+    ) -> list[HitGroup]:
+        """The best ``limit`` patents (or families) with their best ``group_size`` chunks each."""
+        plan = plan_query(
+            dense=dense,
+            text=text,
+            mode=mode,
+            search_filter=search_filter,
+            limit=limit,
+            group_by=group_by,
+            group_size=group_size,
+            candidates=candidates,
+            fusion=fusion,
+            dim=self.metadata.fingerprint.dim,
+            bm25=self._bm25,
+        )
+        return [] if plan.matches_nothing else self._groups(plan)
+
+    def _search(self, plan: QueryPlan) -> list[SearchHit]:
+        raise NotImplementedError
+
+    def _groups(self, plan: QueryPlan) -> list[HitGroup]:
+        raise NotImplementedError

@@ -39,19 +39,16 @@ from patent_rag.stores import _disk
 from patent_rag.stores import _qdrant_convert as c
 from patent_rag.stores._shared import collect_hashes, ordered_hits
 from patent_rag.stores.base import (
-    Fusion,
-    GroupBy,
     HitGroup,
     IndexInfo,
     IndexMetadata,
     SearchHit,
-    SearchMode,
     StoredPoint,
     check_dense,
 )
 from patent_rag.stores.filters import SearchFilter, compile_filter
 from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
-from patent_rag.stores.plan import QueryPlan, plan_query
+from patent_rag.stores.plan import PlannedSearches, QueryPlan
 from patent_rag.stores.sparse import Bm25Encoder
 
 __all__ = ["QdrantStore"]
@@ -65,7 +62,7 @@ _SCHEMA = {
 }
 
 
-class QdrantStore:
+class QdrantStore(PlannedSearches):
     """A patent index in a Qdrant collection, on a server (``url=``) or in local mode (``path=``).
 
     Example:
@@ -423,32 +420,7 @@ class QdrantStore:
         """Chunks matching a filter (score 0.0), in patent and chunk order."""
         return ordered_hits(self._scroll(c.client_filter(compile_filter(search_filter)), c.PAYLOAD, limit))
 
-    def _plan(self, **search: Any) -> QueryPlan:
-        return plan_query(dim=self.metadata.fingerprint.dim, bm25=self._bm25, **search)
-
-    def search(
-        self,
-        *,
-        dense: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        mode: SearchMode = "dense",
-        search_filter: SearchFilter | None = None,
-        limit: int = 10,
-        candidates: int | None = None,
-        fusion: Fusion = "rrf",
-    ) -> list[SearchHit]:
-        """Best chunks for a dense vector, BM25 text, or both fused in Qdrant (RRF or DBSF)."""
-        plan = self._plan(
-            dense=dense,
-            text=text,
-            mode=mode,
-            search_filter=search_filter,
-            limit=limit,
-            candidates=candidates,
-            fusion=fusion,
-        )
-        if plan.matches_nothing:
-            return []
+    def _search(self, plan: QueryPlan) -> list[SearchHit]:
         # Each hybrid prefetch feeds the fusion at least as many chunks as are returned.
         parts = c.query_parts(plan, depth=max(plan.candidates or 0, plan.limit))
         with self._errors():
@@ -457,34 +429,8 @@ class QdrantStore:
             ).points
         return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
-    def search_groups(
-        self,
-        *,
-        dense: Sequence[float] | np.ndarray | None = None,
-        text: str | None = None,
-        mode: SearchMode = "dense",
-        search_filter: SearchFilter | None = None,
-        limit: int = 10,
-        group_by: GroupBy = "publication_number",
-        group_size: int = 3,
-        candidates: int | None = None,
-        fusion: Fusion = "rrf",
-    ) -> list[HitGroup]:
-        """One group per patent (or family) with Qdrant's group-by, best chunk first."""
-        plan = self._plan(
-            dense=dense,
-            text=text,
-            mode=mode,
-            search_filter=search_filter,
-            limit=limit,
-            group_by=group_by,
-            group_size=group_size,
-            candidates=candidates,
-            fusion=fusion,
-        )
-        return [] if plan.matches_nothing else self._groups(plan)
-
     def _groups(self, plan: QueryPlan) -> list[HitGroup]:
+        """One group per patent (or family) with Qdrant's group-by, best chunk first."""
         # Without ``candidates``, each hybrid prefetch feeds the fusion the chunks the groups can hold.
         depth = max(plan.candidates or plan.limit * plan.group_size, plan.limit)
         parts = c.query_parts(plan, depth=depth)
