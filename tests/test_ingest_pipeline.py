@@ -19,8 +19,9 @@ from rich.console import Console
 from patent_rag.cli.ingest import run_ingest
 from patent_rag.documents import Claim, PatentDocument
 from patent_rag.errors import ParseError, StoreError
-from patent_rag.ingest import _READ_AHEAD, _WRITES_IN_FLIGHT, IngestSummary, ingest, ingest_documents
+from patent_rag.ingest import _READ_AHEAD, _WRITES_IN_FLIGHT, ingest, ingest_documents
 from patent_rag.stores import Store, StoredPoint, open_store
+from tests.test_ingest import Recorder
 
 
 def _doc(n: int) -> PatentDocument:
@@ -46,23 +47,6 @@ class Proxy:
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         self.upserts += 1
         self.inner.upsert(points)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-
-    def start(self, *, total_bytes: int) -> None:
-        self.events.append(("start", total_bytes))
-
-    def advance(self, *, documents: int, chunks: int, unchanged: int, bytes_done: int) -> None:
-        self.events.append(("advance", (documents, chunks, unchanged, bytes_done)))
-
-    def stage(self, message: str) -> None:
-        self.events.append(("stage", message))
-
-    def finish(self, summary: IngestSummary) -> None:
-        self.events.append(("finish", summary))
 
 
 def _jsonl(path: Path, docs: list[PatentDocument]) -> Path:
