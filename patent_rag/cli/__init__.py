@@ -222,7 +222,7 @@ def embed(
 
 def _register_commands() -> None:
     # Each command family lives in its own module and registers itself on ``app``.
-    from patent_rag.cli import commands  # noqa: F401
+    from patent_rag.cli import commands, mcp, serve  # noqa: F401
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ prints one JSON object on stdout instead.
 from __future__ import annotations
 
 import contextlib
-import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, cast, get_args
 
@@ -21,10 +20,12 @@ from rich.text import Text
 
 from patent_rag.cli import print_json, safe_text, terminal_safe
 from patent_rag.errors import ConfigurationError
+from patent_rag.search import requests
 from patent_rag.search.boosts import MetadataBoosts
 from patent_rag.search.hits import PatentHit
 from patent_rag.search.options import CutoffField, SearchMode, SearchOptions, choices
 from patent_rag.search.query import merge_filters
+from patent_rag.search.requests import parse_date
 from patent_rag.search.searcher import PatentSearcher
 from patent_rag.stores import open_store
 from patent_rag.stores.base import Store
@@ -53,76 +54,18 @@ DEMO_PATENT = "US8089324B2"
 CUTOFFS: tuple[str, ...] = (*get_args(CutoffField), "none")
 _DEFAULT = SearchOptions()
 _ASK = SearchOptions(top_k=5)  # the patents an LLM reads, and the demo shows
-# A CPC/IPC symbol or a prefix of one: section, class, subclass, main group, group/subgroup.
-_CLASSIFICATION = re.compile(r"^[A-HY](?:\d\d(?:[A-Z](?:\d{1,4}(?:/\d{1,6})?)?)?)?$")
+_OPTION_LABELS = {
+    "cpc": "--cpc",
+    "cpc_exclude": "--not-cpc",
+    "ipc": "--ipc",
+    "ipc_exclude": "ipc_exclude",
+    "countries": "--country",
+}
 
 
-def parse_date(value: date | datetime | str | None) -> date | None:
-    """``2010-01-31`` (or a date/datetime) as a date; None stays None."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, datetime):
-        return value.date()
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigurationError(f"dates are written YYYY-MM-DD, e.g. 2010-01-31; got {value!r}") from None
-
-
-def _classifications(values: Sequence[str], option: str) -> tuple[str, ...]:
-    for value in values:
-        if not _CLASSIFICATION.match(re.sub(r"\s+", "", value).upper()):
-            raise ConfigurationError(
-                f"{option} {value!r} is not a CPC/IPC symbol or prefix; give a section, class, subclass, "
-                "main group or full symbol, e.g. G, G06, G06F, G06F16 or G06F16/30"
-            )
-    return tuple(values)
-
-
-def _countries(values: Sequence[str]) -> tuple[str, ...]:
-    for value in values:
-        if not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
-            raise ConfigurationError(
-                f"--country {value!r} is not a two-letter country code; e.g. US, EP, WO, JP"
-            )
-    return tuple(values)
-
-
-def build_filter(
-    *,
-    cpc: Sequence[str] = (),
-    cpc_exclude: Sequence[str] = (),
-    ipc: Sequence[str] = (),
-    ipc_exclude: Sequence[str] = (),
-    uspc: Sequence[str] = (),
-    countries: Sequence[str] = (),
-    kinds: Sequence[str] = (),
-    assignees: Sequence[str] = (),
-    since: date | str | None = None,
-    until: date | str | None = None,
-) -> SearchFilter:
-    """A typed filter from command-line values (``until`` is exclusive, on the earliest priority date).
-
-    Classification and country values are checked here, where a person typed them (the filter
-    also takes the symbols stored with a patent, whatever their shape).
-
-    Raises:
-        ConfigurationError: a date that is not YYYY-MM-DD, a CPC/IPC value that is no symbol or
-            prefix of one, a country that is not two letters, a malformed USPC symbol.
-    """
-    start, end = parse_date(since), parse_date(until)
-    dates = (DateRange(field="earliest", since=start, before=end),) if start or end else ()
-    return SearchFilter(
-        cpc=_classifications(cpc, "--cpc"),
-        cpc_exclude=_classifications(cpc_exclude, "--not-cpc"),
-        ipc=_classifications(ipc, "--ipc"),
-        ipc_exclude=_classifications(ipc_exclude, "ipc_exclude"),
-        uspc=tuple(uspc),
-        countries=_countries(countries),
-        kinds=tuple(kinds),
-        assignees=tuple(assignees),
-        dates=dates,
-    )
+def build_filter(**values: Any) -> SearchFilter:
+    """:func:`patent_rag.search.requests.build_filter` with errors naming the command-line options."""
+    return requests.build_filter(**values, labels=_OPTION_LABELS)
 
 
 def hits_table(hits: Sequence[PatentHit], *, title: str | None = None) -> Table:

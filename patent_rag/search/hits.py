@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patent_rag.stores.base import SearchHit
 
-__all__ = ["Evidence", "PatentHit", "evidence_from_hit", "hit_from_hits", "payload_date"]
+__all__ = ["Evidence", "PatentHit", "chunk_label", "evidence_from_hit", "hit_from_hits", "payload_date"]
 
 _SNIPPET = 240
 
@@ -37,6 +37,19 @@ def payload_date(value: object) -> date | None:
         return None
 
 
+def chunk_label(
+    section: str, claim_number: int | None = None, first: int | None = None, last: int | None = None
+) -> str:
+    """Where a chunk sits, as a reader cites it: ``"claim 3"``, ``"abstract"``, or the description
+    paragraphs it covers counted from 1 (``first``/``last`` are the stored 0-based indices)."""
+    if claim_number is not None:
+        return f"claim {claim_number}"
+    if first is not None:
+        end = last if last is not None and last > first else first
+        return f"{section} ¶{first + 1}" + (f"-{end + 1}" if end > first else "")
+    return section
+
+
 class Evidence(BaseModel):
     """One matching chunk of a patent."""
 
@@ -45,13 +58,19 @@ class Evidence(BaseModel):
     chunk_id: str
     section: str
     claim_number: int | None = None
+    paragraph_start: int | None = Field(
+        default=None, description="First description paragraph of the chunk (0-based index)."
+    )
+    paragraph_end: int | None = Field(
+        default=None, description="Last description paragraph of the chunk (0-based, inclusive)."
+    )
     text: str
     score: float
 
     @property
     def label(self) -> str:
-        """``"claim 3"``, ``"abstract"``, ``"description"``..."""
-        return f"claim {self.claim_number}" if self.claim_number is not None else self.section
+        """``"claim 3"``, ``"abstract"``, ``"description ¶12-14"``... (see :func:`chunk_label`)."""
+        return chunk_label(self.section, self.claim_number, self.paragraph_start, self.paragraph_end)
 
     def snippet(self, width: int = _SNIPPET) -> str:
         """The chunk text on one line, cut at a word boundary to at most ``width`` characters."""
@@ -97,11 +116,13 @@ class PatentHit(BaseModel):
 
 def evidence_from_hit(hit: SearchHit) -> Evidence:
     payload = hit.payload
-    claim = payload.get("claim_number")
+    claim, first, last = (payload.get(key) for key in ("claim_number", "paragraph_start", "paragraph_end"))
     return Evidence(
         chunk_id=hit.id,
         section=str(payload.get("section", "")),
         claim_number=int(claim) if claim is not None else None,
+        paragraph_start=int(first) if first is not None else None,
+        paragraph_end=int(last) if last is not None else None,
         text=str(payload.get("text", "")),
         score=hit.score,
     )

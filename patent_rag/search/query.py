@@ -49,9 +49,11 @@ __all__ = [
     "QueryText",
     "cutoff_filter",
     "merge_filters",
+    "patent_chunks",
     "query_from_document",
     "query_from_store",
     "query_sources",
+    "strip_title",
 ]
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,14 @@ def query_from_document(
     )
 
 
-def _fetch_patent(store: Store, publication_number: str) -> list[SearchHit]:
+def patent_chunks(store: Store, publication_number: str) -> list[SearchHit]:
+    """Every stored chunk of one patent, in chunk order; a number without its kind code is tried with
+    the usual kinds.
+
+    Raises:
+        PatentNotFoundError: no such patent in the index.
+        ConfigurationError: a number without kind code that matches several patents.
+    """
     number = normalize_publication_number(publication_number)
     hits = store.fetch(SearchFilter(publication_numbers=(number,)), limit=10_000)
     if hits:
@@ -173,7 +182,7 @@ def query_from_store(
     parent claim) are not queries.
     """
     chosen = query_sources(sources)
-    hits = _fetch_patent(store, publication_number)
+    hits = patent_chunks(store, publication_number)
     claims: dict[int, list[str]] = {}
     abstract: list[str] = []
     title = ""
@@ -187,9 +196,9 @@ def query_from_store(
             and payload.get("claim_number") is not None
         ):
             parts = claims.setdefault(int(payload["claim_number"]), [])
-            parts.append(_continuation(text, title) if parts else text)
+            parts.append(strip_title(text, title) if parts else text)
         elif section == "abstract":
-            abstract.append(_continuation(text, title) if abstract else text)
+            abstract.append(strip_title(text, title) if abstract else text)
     texts: list[QueryText] = []
     if "claims" in chosen:
         texts += [QueryText("claim", " ".join(parts), n) for n, parts in sorted(claims.items())]
@@ -218,8 +227,8 @@ def query_from_store(
     )
 
 
-def _continuation(text: str, title: str) -> str:
-    # Every chunk may start with "<title>. " (the chunker's title context): keep it once per claim.
+def strip_title(text: str, title: str) -> str:
+    """``text`` without the ``"<title>. "`` the chunker may put before every chunk as context."""
     prefix = f"{title}. "
     return text[len(prefix) :] if title and text.startswith(prefix) else text
 
