@@ -43,6 +43,11 @@ class DirectoryLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
+            if holder == str(os.getpid()):
+                raise IndexLockedError(
+                    f"{what} is already open in this process; share the open store (or one "
+                    "PatentSearcher / PatentService) instead of opening the index twice."
+                ) from None
             raise IndexLockedError(
                 f"{what} is open in another process (pid {holder}); only one process may open an embedded "
                 "index. Wait for it to finish, or use a Qdrant server URL for concurrent access."
