@@ -22,7 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patent_rag.stores.base import SearchHit
 
-__all__ = ["Evidence", "PatentHit", "chunk_label", "evidence_from_hit", "hit_from_hits", "payload_date"]
+__all__ = [
+    "Evidence",
+    "PatentHit",
+    "chunk_label",
+    "evidence_from_hit",
+    "hit_from_hits",
+    "payload_date",
+    "strip_title",
+]
 
 _SNIPPET = 240
 
@@ -114,7 +122,14 @@ class PatentHit(BaseModel):
         return self.priority_date or self.filing_date
 
 
+def strip_title(text: str, title: str) -> str:
+    """``text`` without the ``"<title>. "`` the chunker may put before every chunk as context."""
+    prefix = f"{title}. "
+    return text[len(prefix) :] if title and text.startswith(prefix) else text
+
+
 def evidence_from_hit(hit: SearchHit) -> Evidence:
+    """A chunk hit as evidence; its text without the title context (the hit carries the title)."""
     payload = hit.payload
     claim, first, last = (payload.get(key) for key in ("claim_number", "paragraph_start", "paragraph_end"))
     return Evidence(
@@ -123,7 +138,7 @@ def evidence_from_hit(hit: SearchHit) -> Evidence:
         claim_number=int(claim) if claim is not None else None,
         paragraph_start=int(first) if first is not None else None,
         paragraph_end=int(last) if last is not None else None,
-        text=str(payload.get("text", "")),
+        text=strip_title(str(payload.get("text", "")), str(payload.get("title") or "")),
         score=hit.score,
     )
 

@@ -18,8 +18,8 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from patent_rag.errors import ConfigurationError
-from patent_rag.search.hits import chunk_label, payload_date
-from patent_rag.search.query import patent_chunks, strip_title
+from patent_rag.search.hits import chunk_label, payload_date, strip_title
+from patent_rag.search.query import patent_chunks
 from patent_rag.stores.base import Store
 
 __all__ = ["MAX_PASSAGES", "ClaimText", "Passage", "PatentRecord", "read_patent"]

@@ -38,7 +38,7 @@ from typing import Literal, get_args
 
 from patent_rag.documents.record import PatentDocument, normalize_publication_number
 from patent_rag.errors import ConfigurationError, PatentNotFoundError
-from patent_rag.search.hits import payload_date
+from patent_rag.search.hits import payload_date, strip_title
 from patent_rag.stores.base import SearchHit, Store
 from patent_rag.stores.filters import DateField, DateRange, SearchFilter
 
@@ -53,7 +53,6 @@ __all__ = [
     "query_from_document",
     "query_from_store",
     "query_sources",
-    "strip_title",
 ]
 
 logger = logging.getLogger(__name__)
@@ -225,12 +224,6 @@ def query_from_store(
         assignees=tuple(first.get("assignees") or ()),
         inventors=tuple(first.get("inventors") or ()),
     )
-
-
-def strip_title(text: str, title: str) -> str:
-    """``text`` without the ``"<title>. "`` the chunker may put before every chunk as context."""
-    prefix = f"{title}. "
-    return text[len(prefix) :] if title and text.startswith(prefix) else text
 
 
 def cutoff_filter(

@@ -40,8 +40,9 @@ def to_document(hit: PatentHit) -> Document:
     """``hit`` as a LangChain ``Document``: the best chunk's text, the patent's fields as metadata.
 
     The metadata holds plain values (ISO date strings, lists of strings), and ``evidence`` lists
-    every matching chunk, best first, as a dict (``section``, ``claim_number``, ``label``,
-    ``text``, ``score``, ``chunk_id``). The document's id is the publication number.
+    every matching chunk, best first, as a dict (``section``, ``claim_number``, ``paragraph_start``,
+    ``paragraph_end``, ``label``, ``text``, ``score``, ``chunk_id``). The document's id is the
+    publication number.
 
     Example:
         >>> from patent_rag.search.hits import Evidence, PatentHit
@@ -68,17 +69,7 @@ def to_document(hit: PatentHit) -> Document:
         "uspc": list(hit.uspc),
         "assignees": list(hit.assignees),
         "inventors": list(hit.inventors),
-        "evidence": [
-            {
-                "section": item.section,
-                "claim_number": item.claim_number,
-                "label": item.label,
-                "text": item.text,
-                "score": item.score,
-                "chunk_id": item.chunk_id,
-            }
-            for item in hit.evidence
-        ],
+        "evidence": [{**item.model_dump(), "label": item.label} for item in hit.evidence],
     }
     return Document(id=hit.publication_number, page_content=hit.best.text, metadata=metadata)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from pluggy import Result
 
 from patent_rag.documents.record import PatentDocument
 from patent_rag.encoding.encoder import Encoder
@@ -69,7 +70,9 @@ ASYMMETRIC = dataclasses.replace(
 
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Iterator[None]:
+def pytest_pycollect_makeitem(
+    collector: pytest.Collector, name: str, obj: object
+) -> Generator[None, Result[object], None]:
     """Run the standard suites' plain ``async def`` tests with pytest-asyncio, as LangChain's own
     packages do with ``asyncio_mode = "auto"``, without changing the mode of the rest of the run.
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import EARLIER_COPY, FAMILY_COPY, LATER_COPY, QUERY, QUERY_DATE
 from langchain_core.documents import Document
+from langchain_patent_rag import PatentEmbeddings, PatentRetriever, to_document
 from pydantic import ValidationError
 
-from langchain_patent_rag import PatentEmbeddings, PatentRetriever, to_document
 from patent_rag.documents.record import PatentDocument
 from patent_rag.encoding.encoder import Encoder
 from patent_rag.errors import ConfigurationError, IndexLockedError
@@ -46,7 +46,9 @@ def test_to_document_maps_every_field() -> None:
         inventors=["Ada Lovelace"],
         score=0.75,
         evidence=[
-            Evidence(chunk_id="c1", section="claim", claim_number=1, text="A hinge comprising a pin.", score=0.75),
+            Evidence(
+                chunk_id="c1", section="claim", claim_number=1, text="A hinge comprising a pin.", score=0.75
+            ),
             Evidence(chunk_id="c2", section="abstract", text="A folding phone hinge.", score=0.5),
         ],
     )
@@ -75,6 +77,8 @@ def test_to_document_maps_every_field() -> None:
             {
                 "section": "claim",
                 "claim_number": 1,
+                "paragraph_start": None,
+                "paragraph_end": None,
                 "label": "claim 1",
                 "text": "A hinge comprising a pin.",
                 "score": 0.75,
@@ -83,6 +87,8 @@ def test_to_document_maps_every_field() -> None:
             {
                 "section": "abstract",
                 "claim_number": None,
+                "paragraph_start": None,
+                "paragraph_end": None,
                 "label": "abstract",
                 "text": "A folding phone hinge.",
                 "score": 0.5,
@@ -111,7 +117,9 @@ def test_documents_are_the_searchers_hits_with_the_indexed_fields(
         assert doc.metadata["cpc"] == record.cpc
         evidence = doc.metadata["evidence"]
         assert evidence[0]["text"] == doc.page_content
-        assert [item["score"] for item in evidence] == sorted((item["score"] for item in evidence), reverse=True)
+        assert [item["score"] for item in evidence] == sorted(
+            (item["score"] for item in evidence), reverse=True
+        )
         assert {item["section"] for item in evidence} <= {"abstract", "claim", "title"}
 
 
@@ -159,7 +167,9 @@ def test_before_per_call_is_a_date_cutoff(searcher: PatentSearcher) -> None:
     assert any(earliest(doc) >= cutoff for doc in unbounded)
     assert bounded
     assert all(earliest(doc) < cutoff for doc in bounded)
-    assert [doc.id for doc in retriever.invoke(OSCILLATOR, before="2006-01-01")] == [doc.id for doc in bounded]
+    assert [doc.id for doc in retriever.invoke(OSCILLATOR, before="2006-01-01")] == [
+        doc.id for doc in bounded
+    ]
     with pytest.raises(ConfigurationError, match=r"before must be a date or an ISO date \(YYYY-MM-DD\)"):
         retriever.invoke(OSCILLATOR, before="last year")
 
@@ -226,7 +236,10 @@ def test_with_options_derives_a_retriever(searcher: PatentSearcher) -> None:
 
 
 def test_conflicting_or_missing_arguments_are_refused(searcher: PatentSearcher, spare_index: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"pass either searcher=\.\.\. or index=\.\.\. with its embeddings and options, not both"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"pass either searcher=\.\.\. or index=\.\.\. with its embeddings and options, not both",
+    ):
         PatentRetriever(searcher=searcher, mode="bm25")
     with pytest.raises(ConfigurationError, match=r"pass index=\.\.\. \(a location or a Store\) or searcher="):
         PatentRetriever()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_patent_rag import PatentEmbeddings, PatentRetriever
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from langchain_patent_rag import PatentEmbeddings, PatentRetriever
 from patent_rag.encoding.encoder import Encoder
 from patent_rag.search.searcher import PatentSearcher
 
