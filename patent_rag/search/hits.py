@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from patent_rag.stores.base import SearchHit
 
@@ -75,6 +75,7 @@ class Evidence(BaseModel):
     text: str
     score: float
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         """``"claim 3"``, ``"abstract"``, ``"description ¶12-14"``... (see :func:`chunk_label`)."""

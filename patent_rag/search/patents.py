@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from patent_rag.errors import ConfigurationError
 from patent_rag.search.hits import chunk_label, payload_date, strip_title
@@ -46,6 +46,7 @@ class Passage(BaseModel):
     paragraph_end: int | None = None
     text: str
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         """``"description ¶4-6"`` (paragraphs counted from 1)."""

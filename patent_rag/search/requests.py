@@ -26,6 +26,7 @@ from patent_rag.stores.base import SearchMode
 from patent_rag.stores.filters import DateRange, SearchFilter
 
 __all__ = [
+    "MAX_FILTER_VALUES",
     "MAX_QUERY_CHARS",
     "MAX_TOP_K",
     "FilterFields",
@@ -37,7 +38,7 @@ __all__ = [
 
 MAX_TOP_K = 50
 MAX_QUERY_CHARS = 8_000  # a long independent claim fits; the encoder reads its head anyway
-_MAX_VALUES = 20
+MAX_FILTER_VALUES = 20  # values per filter list
 # A CPC/IPC symbol or a prefix of one: section, class, subclass, main group, group/subgroup.
 _CLASSIFICATION = re.compile(r"^[A-HY](?:\d\d(?:[A-Z](?:\d{1,4}(?:/\d{1,6})?)?)?)?$")
 
@@ -116,7 +117,7 @@ def build_filter(
     )
 
 
-_Values = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=_MAX_VALUES)]
+_Values = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=MAX_FILTER_VALUES)]
 
 
 class FilterFields(BaseModel):
