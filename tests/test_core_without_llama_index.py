@@ -119,6 +119,11 @@ def test_the_core_searches_with_llama_index_blocked() -> None:
         "patent_rag.ingest",
         "patent_rag.cli.search",
         "patent_rag.cli.commands",
+        "patent_rag.llm",
+        "patent_rag.search.service",
+        "patent_rag.server.app",
+        "patent_rag.server.ask",
+        "patent_rag.mcp.server",
     ):
         assert name in imported, name
     assert result["hybrid"][0] == "US7863991B1"

@@ -1,9 +1,10 @@
 """A LlamaIndex LLM for any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server ...).
 
-:class:`OpenAICompatibleLLM` speaks the ``/v1/chat/completions`` protocol over httpx, configured by
-a URL, a model name and the name of the environment variable holding the API key. The key is read
-once, kept as a secret, sent only in the ``Authorization`` header, and never appears in a repr, a
-log line, an error message or a serialised model.
+:class:`OpenAICompatibleLLM` adapts :class:`patent_rag.llm.ChatClient` (the framework-neutral client
+of the ``/v1/chat/completions`` protocol) to LlamaIndex's LLM interface: configured by a URL, a model
+name and the name of the environment variable holding the API key. The key is read once, kept as a
+secret, sent only in the ``Authorization`` header, and never appears in a repr, a log line, an error
+message or a serialised model. ``stream_chat`` and ``stream_complete`` stream what the server writes.
 
 Example:
     >>> llm = OpenAICompatibleLLM(base_url="http://localhost:11434/v1", model="llama3.1")
@@ -14,51 +15,25 @@ Example:
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
+    ChatResponseGen,
     CompletionResponse,
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 
-from patent_rag.errors import ConfigurationError, LLMError
+from patent_rag.llm import ChatClient, chat_completions_url
 
 __all__ = ["OpenAICompatibleLLM", "chat_completions_url"]
-
-logger = logging.getLogger(__name__)
-
-
-def chat_completions_url(base_url: str) -> str:
-    """``http://host:port`` / ``.../v1`` / ``.../v1/chat/completions`` -> the chat completions URL."""
-    url = base_url.strip().rstrip("/")
-    shown = "a URL with credentials" if "@" in url else repr(base_url)
-    expected = f"LLM URL must be http(s)://HOST[:PORT][/v1], e.g. http://localhost:11434/v1, got {shown}"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (parses the host and port)
-    except ValueError as error:
-        raise ConfigurationError(f"{expected} ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(expected)
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            "put the LLM API key in an environment variable (api_key_env), not in the URL"
-        )
-    if url.endswith("/chat/completions"):
-        return url
-    return url + ("/chat/completions" if url.endswith("/v1") else "/v1/chat/completions")
 
 
 class OpenAICompatibleLLM(CustomLLM):
@@ -81,8 +56,7 @@ class OpenAICompatibleLLM(CustomLLM):
     )
     timeout: float = Field(default=120.0, gt=0.0, description="Seconds to wait for an answer.")
     context_window: int = Field(default=8192, gt=0)
-    _api_key: SecretStr | None = PrivateAttr(default=None)
-    _http: httpx.Client | None = PrivateAttr(default=None)
+    _client: ChatClient = PrivateAttr()
 
     def __init__(
         self,
@@ -96,17 +70,15 @@ class OpenAICompatibleLLM(CustomLLM):
         timeout: float = 120.0,
         context_window: int = 8192,
     ) -> None:
-        chat_completions_url(base_url)  # validate early
-        if not model.strip():
-            raise ConfigurationError(
-                "LLM model name is empty; pass the name the server serves (e.g. llama3.1)"
-            )
-        if api_key is None and api_key_env:
-            api_key = os.environ.get(api_key_env)
-            if not api_key:
-                raise ConfigurationError(
-                    f"environment variable {api_key_env} is not set; export it with the LLM API key"
-                )
+        client = ChatClient(
+            base_url=base_url,
+            model=model,
+            api_key_env=api_key_env,
+            api_key=api_key,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+        )
         super().__init__(
             base_url=base_url,
             model=model,
@@ -116,21 +88,26 @@ class OpenAICompatibleLLM(CustomLLM):
             timeout=timeout,
             context_window=context_window,
         )
-        self._api_key = SecretStr(api_key) if api_key else None
+        self._client = client
 
     @classmethod
     def class_name(cls) -> str:
         return "OpenAICompatibleLLM"
 
     def __repr__(self) -> str:
-        key = ", api_key=<set>" if self._api_key else ""
+        key = ", api_key=<set>" if self._client.has_api_key else ""
         return f"OpenAICompatibleLLM(base_url={self.base_url!r}, model={self.model!r}{key})"
 
     __str__ = __repr__
 
     @property
     def endpoint(self) -> str:
-        return chat_completions_url(self.base_url)
+        return self._client.endpoint
+
+    @property
+    def client(self) -> ChatClient:
+        """The framework-neutral client this LLM sends through."""
+        return self._client
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -142,81 +119,45 @@ class OpenAICompatibleLLM(CustomLLM):
         )
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout)
-        return self._http
-
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        secret = self._api_key.get_secret_value() if self._api_key else None
-        if secret:
-            headers["Authorization"] = f"Bearer {secret}"
-        try:
-            response = self._client().post(self.endpoint, json=body, headers=headers)
-        except httpx.HTTPError as error:
-            detail = str(error).replace(secret, "***") if secret else str(error)
-            raise LLMError(
-                f"cannot reach the LLM at {self.endpoint} ({type(error).__name__}: {detail}); "
-                "check --llm-url and that the server is running"
-            ) from None
-        if response.status_code in (401, 403):
-            source = f"the key in ${self.api_key_env}" if self.api_key_env else "the API key (api_key_env)"
-            raise LLMError(
-                f"the LLM at {self.endpoint} refused the request ({response.status_code}): check {source}"
-            )
-        if response.status_code >= 400:
-            text = response.text[:300].replace(secret, "***") if secret else response.text[:300]
-            raise LLMError(
-                f"the LLM at {self.endpoint} answered {response.status_code}: {text} "
-                f"(is {self.model!r} a model this server serves?)"
-            )
-        try:
-            return dict(response.json())
-        except ValueError:
-            raise LLMError(
-                f"the LLM at {self.endpoint} did not answer JSON; is it an OpenAI-compatible server?"
-            ) from None
+        self._client.close()
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": _role(m.role), "content": m.content or ""} for m in messages],
-            "temperature": self.temperature,
-            "stream": False,
-        }
-        if self.max_tokens:
-            body["max_tokens"] = self.max_tokens
-        data = self._post(body)
-        try:
-            content = data["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            raise LLMError(
-                f"the LLM at {self.endpoint} answered without choices[0].message.content; "
-                "is it an OpenAI-compatible chat completions endpoint?"
-            ) from None
-        logger.debug("LLM %s answered %d characters", self.model, len(content))
-        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=content), raw=data)
+        content = self._client.chat(_messages(messages))
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=content))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        pieces = self._client.stream(_messages(messages))
+
+        def gen() -> ChatResponseGen:
+            text = ""
+            for piece in pieces:
+                text += piece
+                yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
+
+        return gen()
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
-        return CompletionResponse(text=response.message.content or "", raw=response.raw)
+        return CompletionResponse(text=response.message.content or "")
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        # One chunk: answers are short, and the QA chains check citations on the whole text anyway.
-        response = self.complete(prompt, formatted=formatted)
+        pieces = self._client.stream(_messages([ChatMessage(role=MessageRole.USER, content=prompt)]))
 
         def gen() -> CompletionResponseGen:
-            yield CompletionResponse(text=response.text, delta=response.text, raw=response.raw)
+            text = ""
+            for piece in pieces:
+                text += piece
+                yield CompletionResponse(text=text, delta=piece)
 
         return gen()
+
+
+def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": _role(m.role), "content": m.content or ""} for m in messages]
 
 
 def _role(role: MessageRole | str) -> str:

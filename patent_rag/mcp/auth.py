@@ -22,6 +22,7 @@ import ipaddress
 import os
 from typing import TYPE_CHECKING
 
+from patent_rag._network import is_loopback
 from patent_rag.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -69,16 +70,6 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (other names count as beyond it)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bearer_token(host: str, *, env: str = DEFAULT_TOKEN_ENV) -> str | None:

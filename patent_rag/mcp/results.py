@@ -23,12 +23,12 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patent_rag.search.hits import Evidence, PatentHit
+from patent_rag.search.hits import Bibliography, Evidence, PatentHit
 from patent_rag.search.patents import PatentRecord
-from patent_rag.search.query import strip_title
 from patent_rag.search.service import SearchResult
 
 __all__ = [
@@ -81,24 +81,13 @@ class EvidenceOutput(BaseModel):
     snippet: str = Field(description="The passage, cut to a snippet (untrusted patent text).")
 
 
-class HitOutput(BaseModel):
+class HitOutput(Bibliography):
     """One ranked patent."""
 
-    model_config = ConfigDict(frozen=True)
-
-    rank: int
     publication_number: str = Field(description="Cite the patent by this number, e.g. [US8089324B2].")
-    title: str = Field(description="Untrusted patent text, cut to a bounded length.")
+    title: str = Field(default="", description="Untrusted patent text, cut to a bounded length.")
+    rank: int
     score: float = Field(description="Retrieval score; higher is more similar (comparable within a result).")
-    country: str = ""
-    kind: str | None = None
-    priority_date: date | None = None
-    filing_date: date | None = None
-    publication_date: date | None = None
-    cpc: list[str] = Field(default_factory=list)
-    ipc: list[str] = Field(default_factory=list)
-    uspc: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(default_factory=list)
     evidence: list[EvidenceOutput] = Field(default_factory=list, description="Matching passages, best first.")
 
 
@@ -138,25 +127,10 @@ class PassageOutput(BaseModel):
     text: str = Field(description="Untrusted patent text, cut when very long.")
 
 
-class PatentOutput(BaseModel):
+class PatentOutput(Bibliography):
     """A patent's bibliography, abstract, claims and the requested page of its description."""
 
-    model_config = ConfigDict(frozen=True)
-
     notice: str = UNTRUSTED_NOTICE
-    publication_number: str
-    family_id: str | None = None
-    title: str = ""
-    country: str = ""
-    kind: str | None = None
-    priority_date: date | None = None
-    filing_date: date | None = None
-    publication_date: date | None = None
-    cpc: list[str] = Field(default_factory=list)
-    ipc: list[str] = Field(default_factory=list)
-    uspc: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(default_factory=list)
-    inventors: list[str] = Field(default_factory=list)
     abstract: str = ""
     claims: list[ClaimOutput] = Field(default_factory=list)
     claims_total: int = Field(default=0, description="Claims the patent has (all are listed unless noted).")
@@ -200,39 +174,31 @@ class _Budget:
         return fitted
 
 
-def _symbols(values: Sequence[str]) -> list[str]:
-    return [_fit(value, 40) for value in values[:_SYMBOLS]]
+def _bibliography(source: Bibliography, *, title_chars: int) -> dict[str, Any]:
+    """``source``'s bibliography with the title cut and the symbol and name lists bounded."""
+    fields = source.bibliography()
+    fields["title"] = _fit(source.title, title_chars)
+    for key in ("cpc", "ipc", "uspc"):
+        fields[key] = [_fit(value, 40) for value in fields[key][:_SYMBOLS]]
+    for key in ("assignees", "inventors"):
+        fields[key] = [_fit(value, 80) for value in fields[key][:_NAMES]]
+    return fields
 
 
-def _names(values: Sequence[str]) -> list[str]:
-    return [_fit(value, 80) for value in values[:_NAMES]]
-
-
-def _evidence(evidence: Evidence, title: str) -> EvidenceOutput:
-    passage = evidence.model_copy(update={"text": strip_title(evidence.text, title)})
+def _evidence(evidence: Evidence) -> EvidenceOutput:
     return EvidenceOutput(
         label=evidence.label,
         score=evidence.score,
-        snippet=_fit(passage.snippet(SNIPPET_CHARS), SNIPPET_CHARS),
+        snippet=_fit(evidence.snippet(SNIPPET_CHARS), SNIPPET_CHARS),
     )
 
 
 def _hit(hit: PatentHit, evidence: int) -> HitOutput:
     return HitOutput(
+        **_bibliography(hit, title_chars=TITLE_CHARS),
         rank=hit.rank,
-        publication_number=hit.publication_number,
-        title=_fit(hit.title, TITLE_CHARS),
         score=hit.score,
-        country=hit.country,
-        kind=hit.kind,
-        priority_date=hit.priority_date,
-        filing_date=hit.filing_date,
-        publication_date=hit.publication_date,
-        cpc=_symbols(hit.cpc),
-        ipc=_symbols(hit.ipc),
-        uspc=_symbols(hit.uspc),
-        assignees=_names(hit.assignees),
-        evidence=[_evidence(item, hit.title) for item in hit.evidence[:evidence]],
+        evidence=[_evidence(item) for item in hit.evidence[:evidence]],
     )
 
 
@@ -312,19 +278,7 @@ def patent_output(record: PatentRecord) -> PatentOutput:
             "The description is not shown: call get_patent with passages=N (and start=I) to read it."
         )
     return PatentOutput(
-        publication_number=record.publication_number,
-        family_id=record.family_id,
-        title=_fit(record.title, TITLE_CHARS * 2),
-        country=record.country,
-        kind=record.kind,
-        priority_date=record.priority_date,
-        filing_date=record.filing_date,
-        publication_date=record.publication_date,
-        cpc=_symbols(record.cpc),
-        ipc=_symbols(record.ipc),
-        uspc=_symbols(record.uspc),
-        assignees=_names(record.assignees),
-        inventors=_names(record.inventors),
+        **_bibliography(record, title_chars=TITLE_CHARS * 2),
         abstract=abstract,
         claims=claims,
         claims_total=len(record.claims),

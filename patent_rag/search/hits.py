@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from patent_rag.stores.base import SearchHit
 
 __all__ = [
+    "Bibliography",
     "Evidence",
     "PatentHit",
+    "bibliography_from_payload",
     "chunk_label",
     "evidence_from_hit",
     "hit_from_hits",
@@ -90,12 +92,11 @@ class Evidence(BaseModel):
         return cut + "…"
 
 
-class PatentHit(BaseModel):
-    """One ranked patent (or family) and the chunks that matched it, best first."""
+class Bibliography(BaseModel):
+    """Who, when and in which classes: what every patent-level result says about its patent."""
 
     model_config = ConfigDict(frozen=True)
 
-    rank: int
     publication_number: str
     family_id: str | None = None
     title: str = ""
@@ -109,6 +110,36 @@ class PatentHit(BaseModel):
     uspc: list[str] = Field(default_factory=list)
     assignees: list[str] = Field(default_factory=list)
     inventors: list[str] = Field(default_factory=list)
+
+    @property
+    def earliest_date(self) -> date | None:
+        """Priority date, else filing date: the date that makes a document prior art."""
+        return self.priority_date or self.filing_date
+
+    def bibliography(self) -> dict[str, Any]:
+        """These fields alone, to build another result about the same patent."""
+        return {name: getattr(self, name) for name in Bibliography.model_fields}
+
+
+def bibliography_from_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`Bibliography` fields of a stored chunk's payload (every chunk carries them)."""
+    return {
+        "publication_number": str(payload.get("publication_number", "")),
+        "family_id": payload.get("family_id"),
+        "title": str(payload.get("title") or ""),
+        "country": str(payload.get("country") or ""),
+        "kind": payload.get("kind"),
+        "priority_date": payload_date(payload.get("priority_date")),
+        "filing_date": payload_date(payload.get("filing_date")),
+        "publication_date": payload_date(payload.get("publication_date")),
+        **{key: list(payload.get(key) or []) for key in ("cpc", "ipc", "uspc", "assignees", "inventors")},
+    }
+
+
+class PatentHit(Bibliography):
+    """One ranked patent (or family) and the chunks that matched it, best first."""
+
+    rank: int
     score: float
     evidence: list[Evidence] = Field(default_factory=list)
 
@@ -116,11 +147,6 @@ class PatentHit(BaseModel):
     def best(self) -> Evidence:
         """The chunk that decided the rank."""
         return self.evidence[0]
-
-    @property
-    def earliest_date(self) -> date | None:
-        """Priority date, else filing date: the date that makes a document prior art."""
-        return self.priority_date or self.filing_date
 
 
 def strip_title(text: str, title: str) -> str:
@@ -151,22 +177,9 @@ def hit_from_hits(hits: Iterable[SearchHit], *, rank: int, score: float, limit: 
         if hit.id not in best or hit.score > best[hit.id].score:
             best[hit.id] = hit
     ordered = sorted(best.values(), key=lambda hit: -hit.score)[: max(limit, 1)]
-    payload: Mapping[str, Any] = ordered[0].payload
     return PatentHit(
         rank=rank,
-        publication_number=str(payload.get("publication_number", "")),
-        family_id=payload.get("family_id"),
-        title=str(payload.get("title") or ""),
-        country=str(payload.get("country") or ""),
-        kind=payload.get("kind"),
-        priority_date=payload_date(payload.get("priority_date")),
-        filing_date=payload_date(payload.get("filing_date")),
-        publication_date=payload_date(payload.get("publication_date")),
-        cpc=list(payload.get("cpc") or []),
-        ipc=list(payload.get("ipc") or []),
-        uspc=list(payload.get("uspc") or []),
-        assignees=list(payload.get("assignees") or []),
-        inventors=list(payload.get("inventors") or []),
         score=score,
         evidence=[evidence_from_hit(hit) for hit in ordered],
+        **bibliography_from_payload(ordered[0].payload),
     )

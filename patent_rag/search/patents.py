@@ -13,12 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from patent_rag.errors import ConfigurationError
-from patent_rag.search.hits import chunk_label, payload_date, strip_title
+from patent_rag.search.hits import Bibliography, bibliography_from_payload, chunk_label, strip_title
 from patent_rag.search.query import patent_chunks
 from patent_rag.stores.base import Store
 
@@ -53,24 +51,9 @@ class Passage(BaseModel):
         return chunk_label("description", None, self.paragraph_start, self.paragraph_end)
 
 
-class PatentRecord(BaseModel):
+class PatentRecord(Bibliography):
     """A patent as the index holds it."""
 
-    model_config = ConfigDict(frozen=True)
-
-    publication_number: str
-    family_id: str | None = None
-    title: str = ""
-    country: str = ""
-    kind: str | None = None
-    priority_date: date | None = None
-    filing_date: date | None = None
-    publication_date: date | None = None
-    cpc: list[str] = Field(default_factory=list)
-    ipc: list[str] = Field(default_factory=list)
-    uspc: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(default_factory=list)
-    inventors: list[str] = Field(default_factory=list)
     abstract: str = ""
     claims: list[ClaimText] = Field(default_factory=list)
     description: list[Passage] = Field(
@@ -78,11 +61,6 @@ class PatentRecord(BaseModel):
     )
     description_start: int = Field(default=0, description="Index of the first passage returned.")
     description_total: int = Field(default=0, description="Description passages the index holds.")
-
-    @property
-    def earliest_date(self) -> date | None:
-        """Priority date, else filing date."""
-        return self.priority_date or self.filing_date
 
 
 def read_patent(store: Store, publication_number: str, *, passages: int = 0, start: int = 0) -> PatentRecord:
@@ -127,19 +105,7 @@ def read_patent(store: Store, publication_number: str, *, passages: int = 0, sta
                 )
             )
     return PatentRecord(
-        publication_number=str(first.get("publication_number")),
-        family_id=first.get("family_id"),
-        title=title,
-        country=str(first.get("country") or ""),
-        kind=first.get("kind"),
-        priority_date=payload_date(first.get("priority_date")),
-        filing_date=payload_date(first.get("filing_date")),
-        publication_date=payload_date(first.get("publication_date")),
-        cpc=list(first.get("cpc") or []),
-        ipc=list(first.get("ipc") or []),
-        uspc=list(first.get("uspc") or []),
-        assignees=list(first.get("assignees") or []),
-        inventors=list(first.get("inventors") or []),
+        **bibliography_from_payload(first),
         abstract=" ".join(abstract),
         claims=[
             ClaimText(number=number, parent=parent, text=" ".join(parts))
