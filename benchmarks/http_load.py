@@ -166,7 +166,9 @@ def workload(numbers: list[str], texts: list[str], count: int, seed: int) -> dic
     }
 
 
-def measure(name: str, index: Path, bodies: dict[str, list[dict[str, Any]]], levels: list[int]) -> dict[str, Any]:
+def measure(
+    name: str, index: Path, bodies: dict[str, list[dict[str, Any]]], levels: list[int]
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     server, base = start_server(index)
     try:
@@ -193,7 +195,9 @@ def measure(name: str, index: Path, bodies: dict[str, list[dict[str, Any]]], lev
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunks", type=int, default=200_000, help="chunks of the synthetic index (0: skip it)")
+    parser.add_argument(
+        "--chunks", type=int, default=200_000, help="chunks of the synthetic index (0: skip it)"
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per operation and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seed", type=int, default=0)
@@ -220,7 +224,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"| index | operation | requests/s | p50 ms | p99 ms | p50 vs in-process |")
+    print("| index | operation | requests/s | p50 ms | p99 ms | p50 vs in-process |")
     print("|---|---|---:|---:|---:|---:|")
     for name in ("demo", "synthetic"):
         if name not in results:

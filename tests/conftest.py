@@ -132,17 +132,17 @@ def tiny_patembed_small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_index_template(minilm_encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    """An Edge index of the 75 packaged sample patents (titles, abstracts, independent claims) with the
-    real MiniLM, built once per session. One process opens an Edge index at a time: use ``sample_index``
-    (a fresh copy) rather than opening this one."""
+def sample_index_template(minilm_encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Edge index of ``tests.server_support.sample_corpus()`` (the 75 packaged sample patents, one
+    with description passages) with the real MiniLM, built once per session. One process opens an Edge
+    index at a time: use ``sample_index`` (a fresh copy) rather than opening this one."""
     from patent_rag.ingest import ingest_documents
-    from patent_rag.sample import sample_documents
     from patent_rag.stores import EdgeStore
+    from tests.server_support import sample_corpus
 
     folder = tmp_path_factory.mktemp("sample-index") / "index"
     store = EdgeStore(path=folder)
-    ingest_documents(sample_documents(), store=store, encoder=minilm_encoder)
+    ingest_documents(sample_corpus(), store=store, encoder=minilm_encoder)
     store.close()
     return folder
 
@@ -150,4 +150,6 @@ def sample_index_template(minilm_encoder, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture
 def sample_index(sample_index_template: Path, tmp_path: Path) -> Path:
     """A private copy of ``sample_index_template`` to open."""
-    return Path(shutil.copytree(sample_index_template, tmp_path / "index"))
+    from tests.server_support import copy_index
+
+    return copy_index(sample_index_template, tmp_path)

@@ -52,7 +52,7 @@ def test_a_locked_index_is_refused_before_the_model_loads(
     monkeypatch.setattr(patent_rag.cli.ingest, "Encoder", _NoModel)
     try:
         for model in ("all-minilm-l6-v2", None):
-            with pytest.raises(IndexLockedError, match="open in (another|this) process"):
+            with pytest.raises(IndexLockedError, match=r"open in (another|this) process"):
                 run_ingest([records], index=location, model=model, console=_console())
     finally:
         holder.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -19,6 +21,7 @@ from patent_rag.search.patents import MAX_PASSAGES, read_patent
 from patent_rag.search.requests import MAX_TOP_K, PriorArtRequest, SearchRequest, build_filter
 from patent_rag.search.service import PatentService
 from patent_rag.stores import EdgeStore
+from tests.server_support import FULL_TEXT_PATENT, sample_corpus
 
 # -- requests ---------------------------------------------------------------------------------------
 
@@ -41,12 +44,17 @@ def test_request_bounds_are_enforced_and_in_the_schema() -> None:
 
 
 def test_request_dates_are_parsed_and_bad_ones_name_the_format() -> None:
-    request = PriorArtRequest(publication_number="US8089324B2", before="2008-01-01", since="2001-01-01")
+    # JSON brings dates as strings: the request parses them.
+    request = PriorArtRequest(
+        publication_number="US8089324B2",
+        before="2008-01-01",  # type: ignore[arg-type]
+        since="2001-01-01",  # type: ignore[arg-type]
+    )
     assert request.before == date(2008, 1, 1)
     window = request.search_filter().dates[0]
     assert (window.since, window.before) == (date(2001, 1, 1), None)  # `before` is the cutoff's job
     with pytest.raises(ValidationError, match="YYYY-MM-DD"):
-        SearchRequest(query="x", before="31/01/2010")
+        SearchRequest(query="x", before="31/01/2010")  # type: ignore[arg-type]
 
 
 def test_request_filters_are_checked_as_the_cli_checks_them() -> None:
@@ -95,7 +103,7 @@ def _long_patent() -> PatentDocument:
     )
 
 
-def test_a_patent_is_joined_again_from_its_chunks(minilm_encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_patent_is_joined_again_from_its_chunks(minilm_encoder: Any, tmp_path: Path) -> None:
     store = EdgeStore(path=tmp_path / "index")
     chunker = Chunker(count_tokens=minilm_encoder.count_tokens, max_tokens=64)
     ingest_documents([_long_patent()], store=store, encoder=minilm_encoder, chunker=chunker)
@@ -130,7 +138,7 @@ def test_a_patent_is_joined_again_from_its_chunks(minilm_encoder, tmp_path: Path
 
 
 @pytest.fixture
-def service(sample_index: Path):  # type: ignore[no-untyped-def]
+def service(sample_index: Path) -> Iterator[PatentService]:
     with PatentService.open(str(sample_index)) as opened:
         yield opened
 
@@ -142,7 +150,9 @@ def test_prior_art_is_cut_off_at_the_patents_priority_date(service: PatentServic
     assert 0 < len(result.hits) <= 5
     assert "US8089324B2" not in {hit.publication_number for hit in result.hits}
     assert all(hit.earliest_date and hit.earliest_date < result.before for hit in result.hits)
-    later = service.prior_art(PriorArtRequest(publication_number="US8089324B2", before="2012-01-01"))
+    later = service.prior_art(
+        PriorArtRequest(publication_number="US8089324B2", before="2012-01-01")  # type: ignore[arg-type]
+    )
     assert later.before == date(2012, 1, 1)
     with pytest.raises(PatentNotFoundError):
         service.prior_art(PriorArtRequest(publication_number="US1111111B2"))
@@ -167,13 +177,16 @@ def test_concurrent_requests_answer_as_serial_ones(service: PatentService) -> No
         assert list(pool.map(numbers, requests)) == serial
 
 
-def test_info_and_patent_and_close(sample_index: Path) -> None:
+def test_info_and_patent_and_close(sample_index: Path, minilm_encoder: Any) -> None:
     service = PatentService.open(str(sample_index))
     info = service.info()
-    assert (info.patents, info.chunks, info.backend) == (75, 315, "edge")
+    corpus = sample_corpus()
+    chunker = Chunker.for_encoder(minilm_encoder)  # as ingest chunked the corpus
+    assert info.patents == len(corpus) == 75 and info.backend == "edge"
+    assert info.chunks == sum(len(chunker.chunk(doc)) for doc in corpus)
     assert info.model == "sentence-transformers/all-MiniLM-L6-v2" and info.max_top_k == MAX_TOP_K
-    record = service.patent("US8089324B2")
-    assert record.title.startswith("Varactor-free") and record.claims
+    record = service.patent(FULL_TEXT_PATENT)
+    assert record.title.startswith("Varactor-free") and record.claims and record.description_total > 0
     assert service.is_open
     service.close()
     assert not service.is_open
