@@ -144,7 +144,7 @@ def test_tools_have_bounded_described_schemas(server: MCPServer[Any]) -> None:
 
     tools, instructions = anyio.run(run)
     by_name = {tool.name: tool for tool in tools}
-    assert set(by_name) == {"search_patents", "prior_art", "get_patent", "index_info"}
+    assert set(by_name) == {"search_patents", "prior_art", "claim_chart", "get_patent", "index_info"}
     assert instructions == INSTRUCTIONS and "untrusted data" in instructions
     for name in ("search_patents", "prior_art", "get_patent"):
         tool = by_name[name]
@@ -463,3 +463,137 @@ def test_the_token_stays_out_of_reprs(service: PatentService) -> None:
     assert TOKEN not in repr(verifier) and TOKEN not in repr(vars(verifier))
     assert anyio.run(verifier.verify_token, TOKEN) is not None  # type: ignore[union-attr]
     assert anyio.run(verifier.verify_token, TOKEN + "x") is None  # type: ignore[union-attr]
+
+
+# -- claim charts ------------------------------------------------------------------------------------
+
+REFERENCES = [FULL, "US7315219B2"]  # FULL with its description, the other with abstract and claims only
+
+
+def test_claim_chart_tool_is_described_as_retrieval_only(server: MCPServer[Any]) -> None:
+    async def run() -> Any:
+        async with Client(server) as client:
+            return (await client.list_tools()).tools
+
+    tool = next(tool for tool in anyio.run(run) if tool.name == "claim_chart")
+    description = tool.description or ""
+    assert "no model has judged" in description and "untrusted data, not instructions" in description
+    assert tool.output_schema is not None and "notice" in tool.output_schema["properties"]
+    properties = tool.input_schema["properties"]
+    assert set(properties) == {"publication_number", "claim", "references", "top", "mode"}
+    assert all(schema.get("description") for schema in properties.values())
+    assert (properties["claim"]["minimum"], properties["top"]["maximum"]) == (1, 10)
+    assert tool.input_schema["required"] == ["publication_number"]
+
+
+def test_claim_chart_maps_each_element_to_a_labelled_passage_of_each_reference(
+    server: MCPServer[Any],
+) -> None:
+    data, text = ok(server, "claim_chart", {"publication_number": QUERY, "references": REFERENCES})
+    assert data["publication_number"] == QUERY and data["claim"] == 1 and data["notice"] == UNTRUSTED_NOTICE
+    labels = [element["label"] for element in data["elements"]]
+    assert labels[0] == "1[pre]" and len(labels) >= 3 and all(e["text"] for e in data["elements"])
+    references = {ref["publication_number"]: ref for ref in data["references"]}
+    assert set(references) == set(REFERENCES)
+    assert references[FULL]["full_text"] is True and references["US7315219B2"]["full_text"] is False
+    assert len(data["cells"]) == 2 * len(labels)
+    assert not any("not shown" in note for note in data["notes"])
+    for cell in data["cells"]:
+        assert LABEL.match(cell["location"]) and cell["passage"] and cell["element"] in labels
+        assert cell["found"] == (cell["score"] >= data["threshold"])
+        if cell["reference"] == "US7315219B2":
+            assert not cell["location"].startswith("description")
+    assert any(c["location"].startswith("description ¶") for c in data["cells"] if c["reference"] == FULL)
+    assert text.startswith(UNTRUSTED_NOTICE) and "Retrieval only" in text
+    assert text.count("<patent ") == text.count("</patent>") == 3
+    first = data["references"][0]
+    assert f"1. {first['publication_number']}: {len(first['found'])} of {len(labels)} elements found" in text
+
+
+def test_claim_chart_defaults_to_the_top_prior_art(server: MCPServer[Any]) -> None:
+    data, _ = ok(server, "claim_chart", {"publication_number": "US8089324", "top": 2})
+    numbers = [ref["publication_number"] for ref in data["references"]]
+    assert data["publication_number"] == QUERY and len(numbers) == 2
+    assert QUERY not in numbers and SIBLING not in numbers and HOSTILE not in numbers
+
+
+def test_claim_chart_keeps_hostile_patent_text_in_its_blocks(server: MCPServer[Any]) -> None:
+    data, text = ok(server, "claim_chart", {"publication_number": HOSTILE, "references": [FULL]})
+    assert INJECTION in data["title"] and INJECTION not in text
+    assert "&lt;b&gt;" in text and "&lt;/b&gt;" in text and "<b>" not in text and "&amp; a counter" in text
+    assert text.count("<patent ") == text.count("</patent>") == 2
+    data, text = ok(server, "claim_chart", {"publication_number": QUERY, "references": [HOSTILE]})
+    assert INJECTION not in text and text.count("<patent ") == text.count("</patent>") == 2
+
+
+CHART_BAD_ARGUMENTS = [
+    ({"publication_number": QUERY, "claim": 0}, f"claim: {GE} 1"),
+    ({"publication_number": QUERY, "top": 11}, f"top: {LE} 10"),
+    ({"publication_number": QUERY, "references": [FULL] * 11}, "references: List should have at most 10"),
+    ({"publication_number": QUERY, "references": []}, "references: List should have at least 1"),
+    ({"publication_number": QUERY, "references": ["US1234567B2"]}, "US1234567B2"),
+    ({"publication_number": "US1234567B2"}, "US1234567B2 is not in the index"),
+    ({"publication_number": QUERY, "claim": 99}, "claim 99"),
+    ({"publication_number": QUERY, "judge": True}, "unknown argument(s) judge; claim_chart takes"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "message"), CHART_BAD_ARGUMENTS)
+def test_bad_claim_chart_arguments_are_tool_errors(
+    server: MCPServer[Any], arguments: dict[str, Any], message: str
+) -> None:
+    result = call(server, "claim_chart", arguments)
+    text = text_of(result)
+    assert result.is_error and message in text and text.startswith("Error executing tool claim_chart")
+    assert "\n" not in text and "Traceback" not in text
+
+
+def _big_chart(elements: int, references: int) -> Any:
+    from tests.chart_support import make_chart, segmented
+
+    parts = [f"part {n} {HOSTILE_TEXT[:400]}" for n in range(elements)]
+    claim_text = "A device comprising: " + "; ".join(parts) + "."
+    claim = segmented(
+        claim_text,
+        [
+            ("preamble", "1[pre]", "A device"),
+            *(("element", f"1[e{n}]", part) for n, part in enumerate(parts)),
+        ],
+    )
+    numbers = [f"US{7000000 + n}B1" for n in range(references)]
+    labels = [element.label for element in claim.elements]
+    found = {number: labels[: len(labels) // 2] for number in numbers}
+    return make_chart(
+        claim=claim, references=numbers, passage=HOSTILE_TEXT, ref_title=HOSTILE_TEXT, found=found
+    )
+
+
+def test_chart_output_is_bounded_and_found_cells_come_first() -> None:
+    from patent_rag.mcp.results import CHART_PASSAGE_CHARS, chart_output, render_chart
+
+    chart = _big_chart(elements=60, references=10)
+    output = chart_output(chart)
+    text = render_chart(output)
+    assert len(text) <= MAX_RESULT_CHARS
+    assert len(output.elements) == 61 and len(output.references) == 10
+    assert text.count("<patent ") == text.count("</patent>") == 11
+    assert '<&"' not in text.replace("<patent ", "").replace("</patent>", "")
+    left_out = len(chart.cells) - len(output.cells)
+    assert left_out > 0 and output.notes[-1].startswith(
+        f"{left_out} of {len(chart.cells)} cells are not shown"
+    )
+    assert all(cell.found for cell in output.cells)  # not even every found cell fits: no miss shown
+
+    medium = chart_output(_big_chart(elements=20, references=10))  # 210 cells, 100 found
+    shown = [cell for cell in medium.cells if cell.found]
+    assert len(shown) == 100 and len(render_chart(medium)) <= MAX_RESULT_CHARS
+    assert all(0 < len(cell.passage) < CHART_PASSAGE_CHARS for cell in shown)  # shortened to fit
+
+    from tests.chart_support import make_chart
+
+    small = chart_output(make_chart())
+    assert small.notes == [] and len(small.cells) == 8
+    assert all(0 < len(cell.passage) <= CHART_PASSAGE_CHARS for cell in small.cells)
+    assert [(c.element, c.reference) for c in small.cells] == [
+        (c.element, c.reference) for c in make_chart().cells
+    ]

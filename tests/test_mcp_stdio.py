@@ -48,7 +48,7 @@ def test_stdio_server_answers_a_host(index: str, tmp_path: Path) -> None:
                 return tools, result.structured_content, bool(bad.is_error)
 
     tools, data, bad_is_error = anyio.run(run)
-    assert sorted(tools) == ["get_patent", "index_info", "prior_art", "search_patents"]
+    assert sorted(tools) == ["claim_chart", "get_patent", "index_info", "prior_art", "search_patents"]
     assert data is not None and data["publication_number"] == QUERY and data["before"] == CUTOFF.isoformat()
     numbers = [hit["publication_number"] for hit in data["hits"]]
     assert numbers and QUERY not in numbers and "US7315219B2" in numbers

@@ -143,6 +143,7 @@ def test_openapi_describes_every_operation(client: TestClient) -> None:
         "/api/info",
         "/api/search",
         "/api/prior-art",
+        "/api/chart",
         "/api/patents/{publication_number}",
         "/api/ask",
     }
@@ -414,3 +415,73 @@ def test_serve_reports_bad_options_in_one_line(
         run_serve(index=str(spare_index), llm_url="http://localhost:11434/v1")
     with pytest.raises(ConfigurationError, match="LLM URL must be http"):
         run_serve(index=str(spare_index), llm_url="localhost:11434", llm_model="m")
+
+
+# -- claim charts -----------------------------------------------------------------------------------
+CHARTED = "US7863991B1"  # charted against FULL_TEXT_PATENT, the sample's one reference with its description
+
+
+def test_chart_maps_elements_to_paragraphs_of_the_reference(client: TestClient) -> None:
+    from patent_rag.charts import ClaimChart
+
+    response = client.post(
+        "/api/chart", json={"publication_number": CHARTED, "references": [FULL_TEXT_PATENT]}
+    )
+    assert response.status_code == 200, response.text
+    chart = ClaimChart.model_validate(response.json())
+    assert chart.publication_number == CHARTED and chart.claim.number == 1
+    assert [(ref.publication_number, ref.full_text) for ref in chart.references] == [(FULL_TEXT_PATENT, True)]
+    assert len(chart.cells) == len(chart.claim.elements) >= 3
+    paragraphs = [cell.location.paragraph for cell in chart.cells if cell.location.section == "description"]
+    assert paragraphs and all(1 <= (number or 0) <= FULL_TEXT_PARAGRAPHS for number in paragraphs)
+    assert all(cell.judgement is None for cell in chart.cells)
+
+
+def test_chart_defaults_to_the_top_prior_art(client: TestClient) -> None:
+    body = client.post("/api/chart", json={"publication_number": "US8089324", "top": 2}).json()
+    numbers = [ref["publication_number"] for ref in body["references"]]
+    assert body["publication_number"] == FULL_TEXT_PATENT and len(numbers) == 2
+    assert FULL_TEXT_PATENT not in numbers and all(ref["full_text"] is False for ref in body["references"])
+
+
+def test_chart_errors(client: TestClient) -> None:
+    def post(**body: Any) -> Any:
+        return client.post("/api/chart", json={"publication_number": CHARTED, **body})
+
+    assert_error(post(publication_number="US1234567B2"), 404, "PatentNotFoundError", "US1234567B2")
+    assert_error(post(references=["US1234567B2"]), 404, "PatentNotFoundError", "US1234567B2")
+    assert_error(post(claim=99), 422, "ConfigurationError", "claim 99")
+    refused: list[dict[str, Any]] = [
+        {"claim": 0},
+        {"top": 11},
+        {"references": [CHARTED] * 11},
+        {"references": []},
+        {"mode": "x"},
+        {"colour": "red"},
+    ]
+    for bad in refused:
+        assert_error(post(**bad), 422, "RequestValidationError")
+    assert_error(post(judge=True), 503, "LLMNotConfigured", "--llm-url")
+
+
+def test_chart_with_judge_asks_the_configured_llm(spare_index: Path, minilm_encoder: Any) -> None:
+    from patent_rag.llm import ChatClient
+    from tests.server_support import LLMScript, StubLLM
+
+    verdict = json.dumps({"verdict": "does not disclose", "reason": "It describes a different circuit."})
+    script = LLMScript(reply=lambda message: [verdict])
+    with (
+        StubLLM(script) as stub,
+        ChatClient(base_url=stub.url, model="stub") as llm,
+        spare_service(spare_index, minilm_encoder) as service,
+        TestClient(create_app(service=service, llm=llm)) as test_client,
+    ):
+        request = {"publication_number": CHARTED, "references": [FULL_TEXT_PATENT], "judge": True}
+        body = test_client.post("/api/chart", json=request).json()
+        plain = test_client.post("/api/chart", json={**request, "judge": False}).json()
+    judged = [cell for cell in body["cells"] if cell["judgement"] is not None]
+    assert len(judged) == len(body["cells"]) == len(script.requests)
+    assert all(cell["judgement"]["kind"] == "model judgement" for cell in judged)
+    assert all(cell["judgement"]["verdict"] == "does not disclose" for cell in judged)
+    for with_judgement, without in zip(body["cells"], plain["cells"], strict=True):
+        assert {**with_judgement, "judgement": None} == without  # the passages are what retrieval found

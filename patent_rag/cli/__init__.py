@@ -16,7 +16,6 @@ import errno
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -29,6 +28,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
+from patent_rag._text import terminal_safe
 from patent_rag.errors import PatentRagError
 
 __all__ = ["app", "main", "safe_text", "terminal_safe"]
@@ -57,26 +57,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout i
 # Escape sequences (CSI: colours and cursor moves; OSC/DCS/SOS/PM/APC strings up to their
 # terminator; two-character escapes; 8-bit CSI), then single controls: C0 except tab and newline,
 # DEL, C1, and the bidi embeddings, overrides and isolates that reorder what a terminal shows.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
-    r"|\x1b[ -/]*[0-~]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_safe(text: object) -> str:
-    r"""``text`` as a string a terminal shows as written: escape sequences and control characters
-    (other than tab and newline) removed, bidi overrides too.
-
-    Example:
-        >>> terminal_safe("\x1b[31mred\x1b[0m alert\x07")
-        'red alert'
-    """
-    return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
-
-
 def safe_text(text: object, style: str = "") -> Text:
     """Foreign text for a rich console: never parsed as markup, made :func:`terminal_safe`."""
     return Text(terminal_safe(text), style=style)
@@ -222,7 +202,7 @@ def embed(
 
 def _register_commands() -> None:
     # Each command family lives in its own module and registers itself on ``app``.
-    from patent_rag.cli import commands, mcp, serve  # noqa: F401
+    from patent_rag.cli import chart, commands, mcp, serve  # noqa: F401
 
 
 def main() -> None:

@@ -284,11 +284,29 @@ def ask(
 
 @app.command()
 @friendly_errors
-def demo(top_k: TopKOption = 5, mode: ModeOption = "hybrid", as_json: JsonOption = False) -> None:
+def demo(
+    top_k: TopKOption = 5,
+    mode: ModeOption = "hybrid",
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            "-i",
+            help="Keep the demo index in this directory, with the full text (descriptions included: "
+            "minutes on a laptop CPU), for patent-rag chart and the other commands.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Offline demo: index the packaged USPTO sample with MiniLM and run a prior-art search."""
     from patent_rag.cli.search import run_demo
 
-    run_demo(options=search_options(mode=mode, top_k=top_k), as_json=as_json, console=_console(as_json))
+    run_demo(
+        options=search_options(mode=mode, top_k=top_k),
+        as_json=as_json,
+        console=_console(as_json),
+        index=index,
+    )
 
 
 @app.command("eval")

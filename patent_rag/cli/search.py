@@ -304,20 +304,32 @@ def run_ask(
     return answer
 
 
-def run_demo(*, options: SearchOptions = _ASK, as_json: bool = False, console: Console) -> list[PatentHit]:
-    """Offline demo: index the packaged USPTO sample with MiniLM in a temporary Edge index and show
-    the prior art of :data:`DEMO_PATENT`.
+def run_demo(
+    *, options: SearchOptions = _ASK, as_json: bool = False, console: Console, index: str | None = None
+) -> list[PatentHit]:
+    """Offline demo: index the packaged USPTO sample with MiniLM and show the prior art of
+    :data:`DEMO_PATENT`.
 
-    The demo indexes titles, abstracts and independent claims (not descriptions) so it runs in
-    seconds on a laptop CPU; ``patent-rag ingest`` indexes everything.
+    Without ``index`` the demo indexes titles, abstracts and independent claims (not descriptions)
+    in a temporary Edge index, so it runs in seconds on a laptop CPU. With ``index`` (a directory)
+    it indexes the full text, descriptions included, there and keeps it, for ``patent-rag chart``
+    and the other commands; that takes minutes on a laptop CPU the first time, and a rerun skips
+    the grants already indexed.
+
+    Example:
+        >>> run_demo(console=Console(), index="demo-index")  # doctest: +SKIP
     """
     from patent_rag.encoding.encoder import Encoder
-    from patent_rag.ingest import ingest_documents
-    from patent_rag.sample import sample_documents, sample_files
+    from patent_rag.sample import sample_files
 
     files = sample_files()
     with console.status("loading the MiniLM model"):
         encoder = Encoder(DEMO_MODEL)
+    if index is not None:
+        return _demo_full_text(index, encoder=encoder, options=options, as_json=as_json, console=console)
+    from patent_rag.ingest import ingest_documents
+    from patent_rag.sample import sample_documents
+
     documents = sample_documents()
     with tempfile.TemporaryDirectory(prefix="patent-rag-demo-") as folder:
         store = open_store(str(Path(folder) / "index"))
@@ -340,6 +352,42 @@ def run_demo(*, options: SearchOptions = _ASK, as_json: bool = False, console: C
     if not as_json:
         console.print(
             "[dim]Your own data: patent-rag ingest FILES --index DIR --model patembed-base, then "
-            "patent-rag prior-art PUBNO --index DIR[/]"
+            "patent-rag prior-art PUBNO --index DIR. Claim charts: patent-rag demo --index DIR keeps a "
+            "full-text demo index, then patent-rag chart "
+            f"{DEMO_PATENT} --index DIR[/]"
+        )
+    return hits
+
+
+def _demo_full_text(
+    index: str, *, encoder: Any, options: SearchOptions, as_json: bool, console: Console
+) -> list[PatentHit]:
+    """The demo over a kept index of the sample's full text (descriptions included)."""
+    from patent_rag.cli.ingest import run_ingest
+    from patent_rag.sample import sample_files
+
+    console.print(
+        Text(
+            f"indexing the full text of the USPTO sample into {terminal_safe(index)} (descriptions "
+            "included: a few minutes on a laptop CPU the first time; a rerun skips what is indexed)",
+            style="dim",
+        )
+    )
+    run_ingest(sample_files(), index=index, console=console, encoder=encoder)
+    store = open_store(index)
+    try:
+        store.open()
+        searcher = PatentSearcher(index=store, encoder=encoder, options=options)
+        target = searcher.patent_query(DEMO_PATENT)
+        hits = searcher.prior_art(DEMO_PATENT)
+    finally:
+        store.close()
+    _print_prior_art(hits, DEMO_PATENT, target.title, target.earliest_date, options, index, as_json, console)
+    if not as_json:
+        console.print(
+            Text.assemble(
+                ("Chart its first claim against this prior art: ", "dim"),
+                (f"patent-rag chart {DEMO_PATENT} --index {terminal_safe(index)}", "bold"),
+            )
         )
     return hits

@@ -27,23 +27,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patent_rag.charts.model import Cell, ClaimChart
+from patent_rag.charts.render import excerpt
 from patent_rag.search.hits import Bibliography, Evidence, PatentHit
 from patent_rag.search.patents import PatentRecord
 from patent_rag.search.service import SearchResult
 
 __all__ = [
+    "CHART_PASSAGE_CHARS",
     "EVIDENCE_PER_HIT",
     "MAX_RESULT_CHARS",
     "SNIPPET_CHARS",
     "TITLE_CHARS",
     "UNTRUSTED_NOTICE",
+    "ChartCellOutput",
+    "ChartElementOutput",
+    "ChartOutput",
+    "ChartReferenceOutput",
     "ClaimOutput",
     "EvidenceOutput",
     "HitOutput",
     "PassageOutput",
     "PatentOutput",
     "SearchOutput",
+    "chart_output",
     "patent_output",
+    "render_chart",
     "render_patent_output",
     "render_search",
     "search_output",
@@ -357,3 +366,206 @@ def render_patent_output(output: PatentOutput) -> str:
     lines.append(_block(output.publication_number, output.title, day, items))
     lines.extend(f"Note: {note}" for note in output.notes)
     return "\n".join(lines) + "\n"
+
+
+# -- claim charts ----------------------------------------------------------------------------------
+CHART_PASSAGE_CHARS = 400  # a found cell's passage: a few sentences around the best-matching one
+_CHART_MISS_CHARS = 160  # a cell not found: the start of the nearest passage, to see why
+_CHART_ELEMENT_CHARS = 600
+_CHART_ELEMENTS_CHARS = 8_000  # all elements together; each is cut to its share past this
+_CELL_LINE_CHARS = 60  # a cell's line without its passage: labels, location, score, status
+
+
+class ChartElementOutput(BaseModel):
+    """One element of the charted claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str = Field(description="'1[pre]' (preamble), '1[a]', '1[b][i]' ...")
+    text: str = Field(description="The element's words (untrusted patent text, cut when very long).")
+
+
+class ChartReferenceOutput(BaseModel):
+    """A reference the claim is charted against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    publication_number: str = Field(description="Cite the reference by this number, e.g. [US7863991B1].")
+    title: str = Field(default="", description="Untrusted patent text, cut to a bounded length.")
+    earliest_date: date | None = None
+    full_text: bool = Field(
+        description="Its description is indexed; false: only its abstract and claims were searched, so "
+        "'not found' says less."
+    )
+    found: list[str] = Field(default_factory=list, description="Labels of the elements found in it.")
+
+
+class ChartCellOutput(BaseModel):
+    """The best passage of one reference for one element."""
+
+    model_config = ConfigDict(frozen=True)
+
+    element: str = Field(description="The element's label.")
+    reference: str = Field(description="The reference's publication number.")
+    location: str = Field(description="Where the passage sits: 'description ¶12', 'claim 3', 'abstract'.")
+    score: float = Field(
+        description="Retrieval score of the passage for the element; comparable within a chart."
+    )
+    found: bool = Field(
+        description="The score clears the chart's threshold (a retrieval match, not a verdict)."
+    )
+    passage: str = Field(
+        description="The passage, cut around its best-matching sentence (untrusted patent text); for a cell "
+        "not found, the nearest passage, cut shorter."
+    )
+
+
+class ChartOutput(BaseModel):
+    """A claim charted element by element against references (retrieval only, no model judgement)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    notice: str = UNTRUSTED_NOTICE
+    publication_number: str = Field(description="The patent whose claim is charted.")
+    title: str = Field(default="", description="Its title (untrusted patent text).")
+    claim: int = Field(description="The claim charted.")
+    depends_on: int | None = Field(default=None, description="The claim a dependent claim refers to.")
+    elements: list[ChartElementOutput]
+    references: list[ChartReferenceOutput] = Field(description="Most elements found first.")
+    cells: list[ChartCellOutput] = Field(description="One per element and reference, unless noted.")
+    threshold: float = Field(description="The score a passage needs to count as found.")
+    anticipation: list[str] = Field(
+        default_factory=list, description="References in which every element was found."
+    )
+    combinations: list[list[str]] = Field(
+        default_factory=list, description="Pairs in which every element was found together, in neither alone."
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What was left out, and the chart's own notes."
+    )
+
+
+def _cell_order(chart: ClaimChart) -> list[Cell]:
+    """Found cells first (their passages matter most), then the others by score."""
+    return sorted(chart.cells, key=lambda cell: (not cell.found, -cell.score if not cell.found else 0.0))
+
+
+def chart_output(chart: ClaimChart) -> ChartOutput:
+    """The bounded output of a claim chart.
+
+    Every element and reference is listed (element texts cut to share :data:`_CHART_ELEMENTS_CHARS`);
+    cells share what is left of :data:`MAX_RESULT_CHARS`: found cells first, with up to
+    :data:`CHART_PASSAGE_CHARS` of their passage, then the cells not found, with less. Passages
+    shrink as cells are added; a cell that no longer fits is left out and the notes say how many.
+    """
+    elements = chart.claim.elements
+    element_chars = max(80, min(_CHART_ELEMENT_CHARS, _CHART_ELEMENTS_CHARS // max(len(elements), 1)))
+    shown_elements = [
+        ChartElementOutput(label=element.label, text=_fit(element.text, element_chars))
+        for element in elements
+    ]
+    references = [
+        ChartReferenceOutput(
+            publication_number=ref.publication_number,
+            title=_fit(ref.title, TITLE_CHARS),
+            earliest_date=ref.earliest_date,
+            full_text=ref.full_text,
+            found=list(ref.found),
+        )
+        for ref in chart.references
+    ]
+    budget = _Budget(chars=MAX_RESULT_CHARS - _FRAMING_CHARS)
+    budget.left -= sum(_escaped(item.text) + len(item.label) + 4 for item in shown_elements)
+    budget.left -= sum(_escaped(ref.title) + _HIT_LINE_CHARS // 2 for ref in references)
+    found = sum(cell.found for cell in chart.cells)
+    share = (budget.left - len(chart.cells) * _CELL_LINE_CHARS) / max(
+        found + 0.4 * (len(chart.cells) - found), 1
+    )
+    found_chars = max(80, min(CHART_PASSAGE_CHARS, int(share)))
+    miss_chars = max(80, min(_CHART_MISS_CHARS, int(share * 0.4)))
+    texts = {element.label: element.text for element in elements}
+    kept: dict[tuple[str, str], ChartCellOutput] = {}
+    for cell in _cell_order(chart):
+        framing = _CELL_LINE_CHARS + len(cell.element) + len(cell.location.label)
+        if budget.left < framing:
+            continue
+        width = found_chars if cell.found else miss_chars
+        passage = excerpt(cell.text, texts.get(cell.element, ""), width)
+        passage = budget.take(passage, width=width, framing=framing) or ""
+        if not passage:
+            budget.left -= framing
+        kept[(cell.element, cell.reference)] = ChartCellOutput(
+            element=cell.element,
+            reference=cell.reference,
+            location=cell.location.label,
+            score=cell.score,
+            found=cell.found,
+            passage=passage,
+        )
+    cells = [kept[key] for cell in chart.cells if (key := (cell.element, cell.reference)) in kept]
+    notes = list(chart.notes)
+    if len(cells) < len(chart.cells):
+        notes.append(
+            f"{len(chart.cells) - len(cells)} of {len(chart.cells)} cells are not shown to bound the output "
+            "(found cells come first); chart against fewer references to see them."
+        )
+    return ChartOutput(
+        publication_number=chart.publication_number,
+        title=_fit(chart.title, TITLE_CHARS),
+        claim=chart.claim.number,
+        depends_on=chart.claim.parent,
+        elements=shown_elements,
+        references=references,
+        cells=cells,
+        threshold=chart.threshold,
+        anticipation=list(chart.anticipation),
+        combinations=[list(pair) for pair in chart.combinations],
+        notes=notes,
+    )
+
+
+def render_chart(output: ChartOutput) -> str:
+    """The text a host model reads: the notice, the claim's elements in the charted patent's block,
+    then one block per reference with a line per cell, then coverage and notes."""
+    depends = f", which depends on claim {output.depends_on}" if output.depends_on is not None else ""
+    lines = [
+        output.notice,
+        "",
+        f"Claim chart: claim {output.claim} of {output.publication_number}{depends}, "
+        f"{len(output.elements)} elements against {len(output.references)} references. Retrieval only: "
+        f"'found' means the passage scores at least {output.threshold:.2f}, not that it discloses the "
+        "element; judge each passage yourself, quoting it.",
+        "",
+        _block(
+            output.publication_number,
+            output.title,
+            None,
+            [_line(element.label, element.text) for element in output.elements],
+        ),
+        "",
+    ]
+    total = len(output.elements)
+    by_reference: dict[str, list[ChartCellOutput]] = {}
+    for cell in output.cells:
+        by_reference.setdefault(cell.reference, []).append(cell)
+    for rank, ref in enumerate(output.references, start=1):
+        scope = "full text" if ref.full_text else "abstract and claims only (no description indexed)"
+        lines.append(f"{rank}. {ref.publication_number}: {len(ref.found)} of {total} elements found; {scope}")
+        items = [
+            _line(
+                f"{cell.element} → {cell.location}, score {cell.score:.2f}, "
+                + ("found" if cell.found else "not found; nearest passage"),
+                cell.passage,
+            )
+            for cell in by_reference.get(ref.publication_number, [])
+        ]
+        lines.extend([_block(ref.publication_number, ref.title, ref.earliest_date, items), ""])
+    if output.anticipation:
+        lines.append("Every element found in one reference: " + ", ".join(output.anticipation))
+    if output.combinations:
+        pairs = "; ".join(" + ".join(pair) for pair in output.combinations)
+        lines.append(f"Every element found in a pair (in neither alone): {pairs}")
+    if not output.anticipation and not output.combinations:
+        lines.append("No reference or pair of references has every element found.")
+    lines.extend(f"Note: {html.escape(note, quote=False)}" for note in output.notes)
+    return "\n".join(lines).rstrip() + "\n"

@@ -2,9 +2,9 @@
 
 The CLI, the MCP server and the HTTP API take user values through here, so a CPC prefix, a
 country or a date is checked the same way and refused with the same message everywhere.
-:class:`SearchRequest` and :class:`PriorArtRequest` are the bounded requests servers accept (top-k,
-text length and filter list sizes are capped: a request cannot ask the engine for unbounded work);
-their JSON schemas are what an MCP host or an OpenAPI client sees.
+:class:`SearchRequest`, :class:`PriorArtRequest` and :class:`ChartRequest` are the bounded requests
+servers accept (top-k, text length, filter list sizes and chart references are capped: a request
+cannot ask the engine for unbounded work); their JSON schemas are what an MCP host or an OpenAPI client sees.
 
 Example:
     >>> request = SearchRequest(query="voltage controlled oscillator", cpc=["H03B"], before="2009-01-01")
@@ -26,9 +26,13 @@ from patent_rag.stores.base import SearchMode
 from patent_rag.stores.filters import DateRange, SearchFilter
 
 __all__ = [
+    "MAX_CHART_REFERENCES",
+    "MAX_CHART_TOP",
+    "MAX_CLAIM_NUMBER",
     "MAX_FILTER_VALUES",
     "MAX_QUERY_CHARS",
     "MAX_TOP_K",
+    "ChartRequest",
     "FilterFields",
     "PriorArtRequest",
     "SearchRequest",
@@ -175,3 +179,47 @@ class PriorArtRequest(FilterFields):
         min_length=3, max_length=32, description="A publication number in the index, e.g. US8089324B2."
     )
     top_k: int = Field(default=10, ge=1, le=MAX_TOP_K, description="Patents to return.")
+
+
+MAX_CHART_REFERENCES = 10  # columns of a chart: each costs one passage search per element
+MAX_CHART_TOP = 10
+MAX_CLAIM_NUMBER = 1_000
+
+
+class ChartRequest(BaseModel):
+    """A claim chart: one claim of a patent in the index, element by element, against references
+    (the numbers given, or else the patent's ``top`` prior art)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    publication_number: str = Field(
+        min_length=3, max_length=32, description="A publication number in the index, e.g. US8089324B2."
+    )
+    claim: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_CLAIM_NUMBER,
+        description="The claim to chart; a dependent claim brings the elements of the claims it depends on.",
+    )
+    references: (
+        Annotated[
+            list[Annotated[str, Field(min_length=3, max_length=32)]],
+            Field(min_length=1, max_length=MAX_CHART_REFERENCES),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description=f"Publication numbers in the index to chart against (1 to {MAX_CHART_REFERENCES}); "
+        "default: the patent's top prior art.",
+    )
+    top: int = Field(
+        default=3,
+        ge=1,
+        le=MAX_CHART_TOP,
+        description="Prior-art references to chart against when references is not given.",
+    )
+    mode: SearchMode | None = Field(
+        default=None,
+        description="hybrid (default: the index's model and BM25), dense (meaning) or bm25 (exact words): "
+        "how the prior art and the passages are found.",
+    )

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from patent_rag.encoding.encoder import Encoder
     from patent_rag.search.options import SearchOptionValues
 
-__all__ = ["HasSearcher", "PatentSearcher", "prefetch_depth"]
+__all__ = ["HasSearcher", "PatentSearcher", "fit_query", "prefetch_depth"]
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class PatentSearcher:
         limit = depth if len(texts) == 1 else max(depth, 3 * k)
         vectors = (
             encoder.encode_queries(
-                [_fit(encoder, t, options.query_task) for t in texts], task=options.query_task
+                [fit_query(encoder, t, options.query_task) for t in texts], task=options.query_task
             )
             if encoder is not None and options.mode != "bm25"
             else [None] * len(texts)
@@ -346,7 +346,7 @@ def _classified_filter(target: PatentQuery, search_filter: SearchFilter) -> Sear
     return None
 
 
-def _fit(encoder: Encoder, text: str, task: str | None) -> str:
+def fit_query(encoder: Encoder, text: str, task: str | None) -> str:
     """The longest word prefix of ``text`` the model reads whole (a long claim's head, as the model
     would truncate it anyway, without the truncation warning meant for documents)."""
     budget = encoder.max_seq_length - 3 - encoder.count_tokens(encoder.prompts(task).query)

@@ -1,10 +1,11 @@
 """The operations every patent_rag server offers, over one index opened once.
 
 :class:`PatentService` is what the MCP server and the HTTP API call: search by text, prior art for
-a publication number, read a patent, describe the index. It takes the bounded requests of
-:mod:`.requests`, runs them on a :class:`~patent_rag.search.searcher.PatentSearcher`, and returns
-typed results (pydantic models: their JSON schema is the servers' output schema). Servers translate
-these calls and the error tree into their protocol and add nothing to the search.
+a publication number, chart a claim against references, read a patent, describe the index. It takes
+the bounded requests of :mod:`.requests`, runs them on a
+:class:`~patent_rag.search.searcher.PatentSearcher`, and returns typed results (pydantic models:
+their JSON schema is the servers' output schema). Servers translate these calls and the error tree
+into their protocol and add nothing to the search.
 
 The index is opened and warmed once; the service is safe to call from several threads at once (the
 searcher holds no per-search state and the stores' engines serve concurrent reads).
@@ -24,12 +25,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patent_rag.charts.model import ClaimChart
 from patent_rag.search.hits import PatentHit
 from patent_rag.search.options import SearchOptions
 from patent_rag.search.patents import PatentRecord, read_patent
 from patent_rag.search.requests import (
     MAX_QUERY_CHARS,
     MAX_TOP_K,
+    ChartRequest,
     FilterFields,
     PriorArtRequest,
     SearchRequest,
@@ -201,6 +204,36 @@ class PatentService:
             layout_version=described.layout_version,
             mode=options.mode,
             top_k=options.top_k,
+        )
+
+    def chart(self, request: ChartRequest) -> ClaimChart:
+        """A claim of a patent of the index charted element by element against references: the
+        numbers requested, or else the patent's top prior art. Retrieval only (no LLM judgement).
+
+        Raises:
+            PatentNotFoundError: the patent or a reference is not in the index.
+            ConfigurationError: the patent has no claim of that number; a number matching several
+                patents.
+
+        Example:
+            >>> request = ChartRequest(publication_number="US8089324B2", claim=1)
+            >>> chart = service.chart(request)  # doctest: +SKIP
+            >>> [(ref.publication_number, len(ref.found)) for ref in chart.references]  # doctest: +SKIP
+        """
+        from patent_rag.charts.evidence import ChartOptions, chart_claim
+
+        searcher, options = self._searcher, ChartOptions()
+        if request.mode is not None:
+            options = options.replace(mode=request.mode)
+            if request.mode != searcher.options.mode:
+                searcher = searcher.with_options(mode=request.mode)
+        return chart_claim(
+            searcher,
+            request.publication_number,
+            claim=request.claim,
+            references=request.references,
+            top=request.top,
+            options=options,
         )
 
     def _for(self, request: FilterFields) -> PatentSearcher:

@@ -7,8 +7,9 @@ functions, so FastAPI runs them in its thread pool; the service is safe to call 
 threads at once.
 
 Routes (OpenAPI at ``/openapi.json``): ``GET /health``, ``GET /api/info``, ``POST /api/search``,
-``POST /api/prior-art``, ``GET /api/patents/{publication_number}``, ``POST /api/ask`` (a
-``text/event-stream``, see :mod:`.ask`), and the chat page at ``/``.
+``POST /api/prior-art``, ``POST /api/chart`` (a claim chart; ``"judge": true`` adds the
+configured LLM's opinion of each cell), ``GET /api/patents/{publication_number}``, ``POST /api/ask``
+(a ``text/event-stream``, see :mod:`.ask`), and the chat page at ``/``.
 
 Example:
     >>> app = create_app(index="my-index")  # doctest: +SKIP
@@ -31,17 +32,19 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from patent_rag.charts import ClaimChart, judge_chart
+from patent_rag.charts.judge import DEFAULT_MAX_CELLS
 from patent_rag.errors import ConfigurationError, PatentRagError, StoreError
 from patent_rag.llm import ChatClient
 from patent_rag.search.options import SearchOptions
 from patent_rag.search.patents import MAX_PASSAGES, PatentRecord
-from patent_rag.search.requests import PriorArtRequest, SearchRequest
+from patent_rag.search.requests import ChartRequest, PriorArtRequest, SearchRequest
 from patent_rag.search.service import IndexSummary, PatentService, SearchResult
 from patent_rag.server.ask import AskRequest, answer_events, retrieve
 from patent_rag.server.errors import ErrorResponse, error_status, install_error_handlers
 from patent_rag.server.limits import BodyLimit
 
-__all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "Health", "InfoResponse", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "ChartBody", "Health", "InfoResponse", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,27 @@ class InfoResponse(IndexSummary):
     """The index's size, model and search defaults, and whether ``/api/ask`` can answer."""
 
     ask: bool = Field(description="An LLM is configured: POST /api/ask answers questions.")
+
+
+class ChartBody(ChartRequest):
+    """A claim chart request; ``judge`` also asks the server's LLM about each cell."""
+
+    judge: bool = Field(
+        default=False,
+        description="Have the server's LLM judge whether each passage discloses its element (labelled "
+        "model judgement, next to the passage; one LLM request per cell, found cells first, at most "
+        f"{DEFAULT_MAX_CELLS}). 503 when the server has no LLM.",
+    )
+
+
+def _no_llm() -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "no LLM is configured; start the server with --llm-url and --llm-model",
+            "error": "LLMNotConfigured",
+        },
+        status_code=503,
+    )
 
 
 class _State:
@@ -237,6 +261,33 @@ def _routes(app: FastAPI) -> None:
         """Prior art for a patent of the index: cut off at its priority date, its family excluded."""
         return service.prior_art(request)
 
+    @app.post(
+        "/api/chart",
+        response_model=ClaimChart,
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorResponse, "description": "The patent or a reference is not in the index."},
+            422: {
+                "model": ErrorResponse,
+                "description": "A bad argument, or a claim the patent does not have.",
+            },
+            502: {"model": ErrorResponse, "description": "The LLM failed (judge: true)."},
+        },
+        tags=["search"],
+    )
+    def chart(request: ChartBody, service: _OpenService, state: Annotated[_State, Depends(_state)]) -> Any:
+        """A claim charted element by element: each element's best passage in each reference (the
+        numbers given, else the patent's top prior art), with its location and score, found or not.
+
+        With ``"judge": true`` the server's LLM adds its opinion of each cell, labelled model
+        judgement; the passages stay what retrieval found. 503 when no LLM is configured.
+        """
+        llm = state.llm
+        if request.judge and llm is None:
+            return _no_llm()
+        result = service.chart(ChartRequest(**request.model_dump(exclude={"judge"})))
+        return judge_chart(result, llm) if request.judge and llm is not None else result
+
     @app.get(
         "/api/patents/{publication_number}",
         response_model=PatentRecord,
@@ -277,13 +328,7 @@ def _routes(app: FastAPI) -> None:
         invented ones removed and listed as unresolved), or ``error``. 503 when no LLM is configured.
         """
         if state.llm is None:
-            return JSONResponse(
-                {
-                    "detail": "no LLM is configured; start the server with --llm-url and --llm-model",
-                    "error": "LLMNotConfigured",
-                },
-                status_code=503,
-            )
+            return _no_llm()
         hits = retrieve(service, request)
         return StreamingResponse(
             answer_events(state.llm, request.question, hits),
