@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patent_rag.charts.model import Cell, ClaimChart
+from patent_rag.charts.model import Cell, ClaimChart, Reference
 from patent_rag.charts.render import excerpt
 from patent_rag.search.hits import Bibliography, Evidence, PatentHit
 from patent_rag.search.patents import PatentRecord
@@ -385,19 +385,11 @@ class ChartElementOutput(BaseModel):
     text: str = Field(description="The element's words (untrusted patent text, cut when very long).")
 
 
-class ChartReferenceOutput(BaseModel):
+class ChartReferenceOutput(Reference):
     """A reference the claim is charted against."""
-
-    model_config = ConfigDict(frozen=True)
 
     publication_number: str = Field(description="Cite the reference by this number, e.g. [US7863991B1].")
     title: str = Field(default="", description="Untrusted patent text, cut to a bounded length.")
-    earliest_date: date | None = None
-    full_text: bool = Field(
-        description="Its description is indexed; false: only its abstract and claims were searched, so "
-        "'not found' says less."
-    )
-    found: list[str] = Field(default_factory=list, description="Labels of the elements found in it.")
 
 
 class ChartCellOutput(BaseModel):
@@ -465,13 +457,7 @@ def chart_output(chart: ClaimChart) -> ChartOutput:
         for element in elements
     ]
     references = [
-        ChartReferenceOutput(
-            publication_number=ref.publication_number,
-            title=_fit(ref.title, TITLE_CHARS),
-            earliest_date=ref.earliest_date,
-            full_text=ref.full_text,
-            found=list(ref.found),
-        )
+        ChartReferenceOutput(**{**ref.model_dump(), "title": _fit(ref.title, TITLE_CHARS)})
         for ref in chart.references
     ]
     budget = _Budget(chars=MAX_RESULT_CHARS - _FRAMING_CHARS)
