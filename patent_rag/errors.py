@@ -23,6 +23,7 @@ Every error the library raises on purpose derives from :class:`PatentRagError`, 
     │   ├── InvalidVectorError        refused before writing (NaN, inf, zero, wrong dim)
     │   └── BackendUnavailableError   server unreachable, timeout, auth failure
     ├── FingerprintMismatchError      encoder and index disagree; names both sides
+    ├── WorkerError                   a distributed worker cannot start, or keeps dying; names it
     └── LLMError                      the LLM endpoint is unreachable, refuses, or answers nonsense
 
 Messages say what would work: the valid choices, the package to install, the file to fix.
@@ -52,6 +53,7 @@ __all__ = [
     "UnknownTaskError",
     "UnsafeXMLError",
     "UnsupportedFormatError",
+    "WorkerError",
 ]
 
 
@@ -159,6 +161,10 @@ class BackendUnavailableError(StoreError):
 
 class FingerprintMismatchError(PatentRagError):
     """The encoder's fingerprint does not match the index's."""
+
+
+class WorkerError(PatentRagError):
+    """A distributed worker (a Ray actor) could not start, disagrees with the others, or died too often."""
 
 
 class LLMError(PatentRagError):

@@ -37,9 +37,9 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,7 +53,7 @@ from patent_rag.encoding.encoder import Encoder
 from patent_rag.stores.base import IndexInfo, Store, StoredPoint, check_dense, open_or_create
 from patent_rag.stores.layout import build_payload, point_id
 
-__all__ = ["IngestProgress", "IngestSummary", "NullProgress", "ingest", "ingest_documents"]
+__all__ = ["IngestProgress", "IngestSummary", "NullProgress", "chunk_changes", "ingest", "ingest_documents"]
 
 logger = logging.getLogger(__name__)
 
@@ -369,16 +369,11 @@ def _embed(
     stale: list[str] = []
     unchanged = 0
     for entry in batch:
-        have = stored.get(entry.doc.publication_number, {})
-        changed = [
-            (pid, text, payload)
-            for pid, (text, payload) in entry.points.items()
-            if have.get(pid) != payload["content_hash"]
-        ]
-        old = [pid for pid in have if pid not in entry.points]
+        hashes = {pid: payload["content_hash"] for pid, (_, payload) in entry.points.items()}
+        changed, old = chunk_changes(hashes, stored.get(entry.doc.publication_number, {}))
         if not changed and not old:
             unchanged += 1
-        points.extend(changed)
+        points.extend((pid, *entry.points[pid]) for pid in changed)
         stale.extend(old)
         counts.chunks_unchanged += len(entry.points) - len(changed)
     texts = [text for _, text, _ in points]
@@ -392,6 +387,15 @@ def _embed(
     counts.documents_unchanged += unchanged
     counts.documents_written += len(batch) - unchanged
     return _Job(stored_points, texts, stale, len(batch), unchanged, bytes_done)
+
+
+def chunk_changes(hashes: Mapping[str, str], stored: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """One patent's chunk ids to (re)write, and its stored chunk ids that no longer exist.
+
+    ``hashes`` are the content hashes of its chunks now, ``stored`` those the index holds.
+    """
+    changed = [pid for pid, digest in hashes.items() if stored.get(pid) != digest]
+    return changed, [pid for pid in stored if pid not in hashes]
 
 
 def _repeated(numbers: list[str], seen: set[str]) -> list[str]:
@@ -450,9 +454,11 @@ class _Writer:
             return 0, 0
         try:
             if job.points:
-                sparse = self.bm25.embed_documents(job.texts)
-                points = zip(job.points, sparse, strict=True)
-                self.store.upsert([StoredPoint(p.id, p.dense, s, p.payload) for p, s in points])
+                points = job.points
+                if job.texts:  # BM25 terms, unless the points came with them (distributed ingest)
+                    sparse = self.bm25.embed_documents(job.texts)
+                    points = [replace(p, sparse=s) for p, s in zip(points, sparse, strict=True)]
+                self.store.upsert(points)
             if job.stale:  # only after the replacements are stored: see the module docstring
                 self.store.delete_points(job.stale)
             self.progress.advance(

@@ -42,7 +42,15 @@ from patent_rag.errors import (
     InvalidVectorError,
     StoreError,
 )
-from patent_rag.stores import DateRange, EdgeStore, SearchFilter, Store, StoredPoint, open_store
+from patent_rag.stores import (
+    ClusterSettings,
+    DateRange,
+    EdgeStore,
+    SearchFilter,
+    Store,
+    StoredPoint,
+    open_store,
+)
 from patent_rag.stores._shared import payload_key
 from patent_rag.stores.base import IndexMetadata
 from patent_rag.stores.layout import (
@@ -696,8 +704,8 @@ def test_a_malformed_server_url_is_a_clear_error(url: str, message: str) -> None
 
 
 def test_local_mode_warns_about_ignored_options() -> None:
-    with pytest.warns(UserWarning, match="local mode ignores on_disk, quantization"):
-        open_store("qdrant-local::memory:", quantization=True)
+    with pytest.warns(UserWarning, match=r"local mode ignores the cluster settings \(shards, replicas"):
+        open_store("qdrant-local::memory:", cluster=ClusterSettings(quantization="int8"))
 
 
 def test_exported_members() -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from patent_rag.cli import JsonOption, ModelPathOption, app, err, friendly_errors, out
 from patent_rag.cli.search import CUTOFFS, search_options
 from patent_rag.documents.parsers import FORMATS as PARSED_FORMATS
+from patent_rag.errors import ConfigurationError
 from patent_rag.search.options import SearchMode, choices
 
 if TYPE_CHECKING:
@@ -125,6 +126,10 @@ def parse(
     )
 
 
+_SERVER = "Qdrant server collections (applied when the ingest creates one)"
+_RAY = "Distributed ingestion on Ray"
+
+
 @app.command()
 @friendly_errors
 def ingest(
@@ -139,9 +144,112 @@ def ingest(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
     max_document_mb: MaxDocumentMbOption = 256,
     api_key_env: ApiKeyEnvOption = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards",
+            min=1,
+            help="Shards (default: 2-4 per node, sized; else the server's).",
+            rich_help_panel=_SERVER,
+        ),
+    ] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            "--replicas",
+            min=1,
+            help="Copies of each shard (default: 2 on 2+ nodes).",
+            rich_help_panel=_SERVER,
+        ),
+    ] = None,
+    write_consistency: Annotated[
+        int | None,
+        typer.Option(
+            "--write-consistency",
+            min=1,
+            help="Replicas that acknowledge a write (default: 1).",
+            rich_help_panel=_SERVER,
+        ),
+    ] = None,
+    on_disk: Annotated[
+        bool | None,
+        typer.Option(
+            "--on-disk/--in-ram",
+            help="Dense vectors and BM25 index on disk (default: sized from --expected-patents).",
+            rich_help_panel=_SERVER,
+        ),
+    ] = None,
+    payload_on_disk: Annotated[
+        bool | None,
+        typer.Option(
+            "--payload-on-disk/--payload-in-ram", help="Where the payload lives.", rich_help_panel=_SERVER
+        ),
+    ] = None,
+    quantization: Annotated[
+        str | None,
+        typer.Option("--quantization", help="int8 (scalar, kept in RAM) or none.", rich_help_panel=_SERVER),
+    ] = None,
+    expected_patents: Annotated[
+        int | None,
+        typer.Option(
+            "--expected-patents", min=1, help="Corpus to size the defaults for.", rich_help_panel=_SERVER
+        ),
+    ] = None,
+    nodes: Annotated[
+        int | None,
+        typer.Option("--nodes", min=1, help="Qdrant nodes in the cluster.", rich_help_panel=_SERVER),
+    ] = None,
+    ram_gib: Annotated[
+        float | None,
+        typer.Option(
+            "--ram-gib",
+            min=1,
+            help="RAM per node in GiB, for the sizing (default 64).",
+            rich_help_panel=_SERVER,
+        ),
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Parse, chunk and embed on Ray workers: local (start a cluster here), auto (the cluster "
+            "`ray start` runs here) or ray://HOST:10001.",
+            rich_help_panel=_RAY,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Ray workers (default: as the cluster allows).", rich_help_panel=_RAY
+        ),
+    ] = None,
+    worker_cpus: Annotated[
+        float, typer.Option("--worker-cpus", min=0.1, help="CPUs per Ray worker.", rich_help_panel=_RAY)
+    ] = 1.0,
+    worker_gpus: Annotated[
+        float | None,
+        typer.Option(
+            "--worker-gpus",
+            min=0,
+            help="GPUs per Ray worker (default: 1 if the cluster has GPUs).",
+            rich_help_panel=_RAY,
+        ),
+    ] = None,
 ) -> None:
-    """Parse, chunk, embed and write patents into an index; re-running skips what is unchanged."""
+    """Parse, chunk, embed and write patents into an index; re-running skips what is unchanged.
+
+    The server options shape a new Qdrant server collection (an existing one keeps its own); they
+    are refused for an embedded index. With --ray, workers on a Ray cluster parse, chunk and embed
+    (each node reads the files and the model at the same paths); the index is the one a local run
+    builds.
+    """
     from patent_rag.cli.ingest import run_ingest
+    from patent_rag.distributed.spec import RayOptions
+    from patent_rag.stores.cluster import ClusterSettings
+
+    if ray is None and (workers is not None or worker_gpus is not None or worker_cpus != 1.0):
+        raise ConfigurationError("--workers, --worker-cpus and --worker-gpus apply with --ray ADDRESS only")
 
     run_ingest(
         files,
@@ -153,6 +261,20 @@ def ingest(
         batch_size=batch_size,
         max_document_bytes=max_document_mb << 20,
         api_key_env=api_key_env,
+        cluster=ClusterSettings(
+            shard_number=shards,
+            replication_factor=replicas,
+            write_consistency_factor=write_consistency,
+            on_disk=on_disk,
+            on_disk_payload=payload_on_disk,
+            quantization=quantization,  # type: ignore[arg-type]  # checked by ClusterSettings
+            expected_patents=expected_patents,
+            nodes=nodes,
+            ram_per_node_gib=ram_gib,
+        ),
+        ray=RayOptions(address=ray, workers=workers, cpus_per_worker=worker_cpus, gpus_per_worker=worker_gpus)
+        if ray is not None
+        else None,
     )
 
 

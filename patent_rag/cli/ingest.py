@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -20,11 +21,12 @@ from rich.text import Text
 
 from patent_rag.cli import safe_text, terminal_safe
 from patent_rag.cli.parse import print_summary
+from patent_rag.distributed.spec import EncoderSpec, RayOptions
 from patent_rag.documents.parsers import check_inputs
 from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseReport
 from patent_rag.encoding.encoder import Encoder, Precision
 from patent_rag.ingest import IngestProgress, IngestSummary, ingest
-from patent_rag.stores import IndexInfo, open_store
+from patent_rag.stores import ClusterSettings, IndexInfo, open_store
 
 __all__ = ["RichProgress", "print_info", "run_info", "run_ingest"]
 
@@ -98,6 +100,8 @@ def run_ingest(
     precision: Precision = "auto",
     progress: IngestProgress | None = None,
     encoder: Encoder | None = None,
+    cluster: ClusterSettings | None = None,
+    ray: RayOptions | None = None,
 ) -> IngestSummary:
     """Ingest ``files`` into the index at ``index`` and print a summary.
 
@@ -108,40 +112,83 @@ def run_ingest(
     The progress bar is drawn when ``console`` is a terminal (pass ``progress`` to override). The
     summary counts what was written, unchanged, rejected (with each reason and where) and repeated.
 
+    On a Qdrant server, ``cluster`` shapes the collection when this run creates it (refused for an
+    embedded index), and dense indexing is deferred while the run writes, restored at its end
+    (Qdrant's advice for bulk loads; a run that dies leaves it to the next run or open to restore).
+    With ``ray``, workers on that Ray cluster load the model and parse, chunk and embed
+    (:func:`~patent_rag.distributed.ingest_on_ray`); the files and ``model_path`` are made absolute,
+    and must be readable at those paths on every node.
+
     Example:
         >>> run_ingest(["grants.xml"], index="my-index", console=Console(stderr=True))  # doctest: +SKIP
     """
     check_inputs(files, max_document_bytes=max_document_bytes)  # reads nothing: ingest reads each file once
-    store = open_store(index, api_key_env=api_key_env)
+    store = open_store(index, api_key_env=api_key_env, cluster=cluster, bulk_load=True)
     report = ParseReport()
     try:
         # Open (and lock) an existing index before the model, which takes seconds to load.
         stored = store.open() if store.exists() else None
-        if encoder is None:
-            if model is None:
-                model = stored.fingerprint.model_id if stored is not None else DEFAULT_MODEL
-            encoder = Encoder(
-                model,
-                model_path=model_path,
-                device=device,
-                precision=precision,
-                document_task=task,
-                batch_size=batch_size,
+        if stored is not None and cluster is not None and not cluster.is_default:
+            console.print(
+                safe_text(
+                    f"note: {stored.location} exists: the server options apply when an ingest creates a "
+                    "collection, and this one keeps its own settings (see `patent-rag info`)",
+                    "yellow",
+                )
             )
+        if model is None:
+            model = stored.fingerprint.model_id if stored is not None else DEFAULT_MODEL
         if progress is None and console.is_terminal:
             progress = RichProgress(console)
-        summary = ingest(
-            files,
-            store=store,
-            encoder=encoder,
-            progress=progress,
-            report=report,
-            max_document_bytes=max_document_bytes,
-        )
+        if ray is not None:
+            summary = _ingest_on_ray(
+                files,
+                store=store,
+                spec=EncoderSpec.of(encoder)
+                if encoder is not None
+                else EncoderSpec(
+                    model=model,
+                    model_path=str(Path(model_path).absolute()) if model_path is not None else None,
+                    device=device,
+                    precision=precision,
+                    document_task=task,
+                    batch_size=batch_size,
+                ),
+                options=ray,
+                progress=progress,
+                report=report,
+                max_document_bytes=max_document_bytes,
+                api_key_env=api_key_env,
+            )
+        else:
+            summary = ingest(
+                files,
+                store=store,
+                encoder=encoder
+                or Encoder(
+                    model,
+                    model_path=model_path,
+                    device=device,
+                    precision=precision,
+                    document_task=task,
+                    batch_size=batch_size,
+                ),
+                progress=progress,
+                report=report,
+                max_document_bytes=max_document_bytes,
+            )
     finally:
         store.close()
     _print_summary(summary, report, console)
     return summary
+
+
+def _ingest_on_ray(
+    files: Sequence[str | os.PathLike[str]], *, spec: EncoderSpec, **kwargs: Any
+) -> IngestSummary:
+    from patent_rag.distributed import ingest_on_ray  # imports Ray only when asked for
+
+    return ingest_on_ray([Path(file).absolute() for file in files], encoder=spec, **kwargs)
 
 
 def _print_summary(summary: IngestSummary, report: ParseReport, console: Console) -> None:
@@ -213,7 +260,28 @@ def print_info(info: IndexInfo, console: Console) -> None:
         ("document prompt", repr(info.fingerprint.document_prompt)),
         ("max length", info.fingerprint.max_seq_length),
         ("weights", info.fingerprint.revision[:16]),
+        *_cluster_rows(info.details),
     ]
     for name, value in rows:
         table.add_row(name, safe_text(value))
     console.print(table)
+
+
+def _cluster_rows(details: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Rows for a server collection's cluster and storage settings (none for other backends)."""
+    if "shard_number" not in details:
+        return []
+    get = details.get
+    return [
+        (
+            "shards",
+            f"{get('shard_number')} x {get('replication_factor')} replica(s), "
+            f"write consistency {get('write_consistency_factor')}",
+        ),
+        (
+            "storage",
+            f"vectors {'on disk' if get('on_disk') else 'in RAM'}, quantization {get('quantization')}, "
+            f"payload {'on disk' if get('on_disk_payload') else 'in RAM'}",
+        ),
+        ("indexing", get("indexing")),
+    ]

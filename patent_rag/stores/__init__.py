@@ -9,7 +9,9 @@
 ``http(s)://HOST:PORT``           a Qdrant server (``api_key_env`` names the key's variable)
 ================================  =====================================================
 
-A ``#name`` suffix picks the collection on qdrant-client backends (default ``patents``).
+A ``#name`` suffix picks the collection on qdrant-client backends (default ``patents``). A server
+collection is created with :class:`ClusterSettings` (shards, replicas, on-disk storage,
+quantization, or the expected corpus to size them from: :mod:`patent_rag.stores.cluster`).
 
 Example:
     >>> store = open_store("qdrant-local::memory:#demo")
@@ -31,6 +33,7 @@ from patent_rag.stores.base import (
     StoredPoint,
     open_or_create,
 )
+from patent_rag.stores.cluster import ClusterSettings
 from patent_rag.stores.edge import EdgeStore
 from patent_rag.stores.filters import DateRange, SearchFilter
 from patent_rag.stores.sparse import Bm25Encoder, SparseTerms
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bm25Encoder",
+    "ClusterSettings",
     "DateRange",
     "EdgeStore",
     "HitGroup",
@@ -74,11 +78,8 @@ def open_store(
     api_key_env: str | None = None,
     collection: str | None = None,
     timeout: float = 30.0,
-    shard_number: int | None = None,
-    replication_factor: int | None = None,
-    write_consistency_factor: int | None = None,
-    on_disk: bool = False,
-    quantization: bool = False,
+    cluster: ClusterSettings | None = None,
+    bulk_load: bool = False,
 ) -> Store:
     """The store for a location string (nothing is opened yet: call ``open()`` or ``create()``).
 
@@ -87,8 +88,11 @@ def open_store(
             ``http(s)://`` URL, optionally followed by ``#collection`` for the qdrant-client forms.
         api_key / api_key_env: the server's API key, or the environment variable that holds it.
         collection: the collection name on qdrant-client backends (overrides ``#name``).
-        timeout, shard_number, replication_factor, write_consistency_factor, on_disk,
-            quantization: server options (scalar int8 quantization); local mode warns they are ignored.
+        timeout: seconds a server request may take.
+        cluster: how a new server collection is created (shards, replicas, storage), or the corpus
+            to size that from; local mode warns it ignores them.
+        bulk_load: on a server, defer dense indexing while this store writes, until ``optimize()``
+            (an ingest's end); ignored elsewhere (an embedded index builds its index at optimize()).
 
     Raises:
         ConfigurationError: an unknown URL scheme, server options for an embedded index, or an
@@ -97,31 +101,17 @@ def open_store(
     Example:
         >>> open_store("my-index")
         EdgeStore(path='my-index', closed)
+        >>> open_store("http://localhost:6333#patents", cluster=ClusterSettings(shard_number=6))
+        QdrantStore(url='http://localhost:6333', collection='patents')
     """
-    server_options = (
-        api_key
-        or api_key_env
-        or shard_number
-        or replication_factor
-        or write_consistency_factor
-        or on_disk
-        or quantization
-    )
+    server_options = api_key or api_key_env or (cluster is not None and not cluster.is_default)
     if location.startswith(("http://", "https://")) or location.startswith(_LOCAL):
         from patent_rag.stores.qdrant import QdrantStore
 
         target, _, fragment = location.partition("#")
         name = collection or fragment or "patents"
         if target.startswith(_LOCAL):
-            return QdrantStore(
-                path=target[len(_LOCAL) :] or ":memory:",
-                collection=name,
-                on_disk=on_disk,
-                quantization=quantization,
-                shard_number=shard_number,
-                replication_factor=replication_factor,
-                write_consistency_factor=write_consistency_factor,
-            )
+            return QdrantStore(path=target[len(_LOCAL) :] or ":memory:", collection=name, cluster=cluster)
         return QdrantStore(
             url=target,
             collection=name,
@@ -129,11 +119,8 @@ def open_store(
             api_key_env=api_key_env,
             timeout=timeout,
             https=target.startswith("https://"),
-            shard_number=shard_number,
-            replication_factor=replication_factor,
-            write_consistency_factor=write_consistency_factor,
-            on_disk=on_disk,
-            quantization=quantization,
+            cluster=cluster,
+            bulk_load=bulk_load,
         )
     if "://" in location:
         raise ConfigurationError(
@@ -143,6 +130,7 @@ def open_store(
     if server_options or collection:
         raise ConfigurationError(
             f"{location} is an embedded (Qdrant Edge) index directory; API keys, collections and server "
-            "options apply to http(s):// Qdrant URLs only"
+            "options (shards, replicas, write consistency, on-disk storage, quantization, the expected "
+            "corpus) apply to http(s):// Qdrant URLs only"
         )
     return EdgeStore(path=location)

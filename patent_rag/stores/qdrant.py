@@ -6,8 +6,13 @@ exact brute-force search that ignores HNSW, quantization, sharding and payload i
 for tests and small experiments, and said so in a log line when opened.
 
 The encoder fingerprint is stored as collection metadata (Qdrant 1.16+), so the collection carries
-it wherever it is copied. Writes wait for acknowledgement (``wait=True``). The API key is read from
-an environment variable (or passed in) and never appears in a repr, a log line or an error.
+it wherever it is copied. Writes wait for acknowledgement (``wait=True``) and go to a server in
+batches of at most :data:`UPSERT_BATCH` points (Qdrant's bulk-upload advice: 64-256 per request).
+A collection is created with :class:`~patent_rag.stores.cluster.ClusterSettings` (shards,
+replicas, write consistency, on-disk vectors and payload, quantization), and a store opened with
+``bulk_load=True`` defers dense indexing while it writes (:mod:`patent_rag.stores._bulk_load`).
+The API key is read from an environment variable (or passed in) and never appears in a repr, a
+log line or an error.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -37,6 +43,8 @@ from patent_rag.errors import (
 )
 from patent_rag.stores import _disk
 from patent_rag.stores import _qdrant_convert as c
+from patent_rag.stores._bulk_load import KEY as _BULK_KEY
+from patent_rag.stores._bulk_load import LEASE_SECONDS, Deferral, dense_on_disk, update_arguments
 from patent_rag.stores._shared import collect_hashes, ordered_hits
 from patent_rag.stores.base import (
     HitGroup,
@@ -46,14 +54,17 @@ from patent_rag.stores.base import (
     StoredPoint,
     check_dense,
 )
+from patent_rag.stores.cluster import RAM_BUDGET, ClusterSettings
 from patent_rag.stores.filters import SearchFilter, compile_filter
 from patent_rag.stores.layout import DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR
 from patent_rag.stores.plan import PlannedSearches, QueryPlan
 from patent_rag.stores.sparse import Bm25Encoder
 
-__all__ = ["QdrantStore"]
+__all__ = ["UPSERT_BATCH", "QdrantStore"]
 
 logger = logging.getLogger(__name__)
+
+UPSERT_BATCH = 256  # points per upsert request
 
 _SCHEMA = {
     "keyword": m.PayloadSchemaType.KEYWORD,
@@ -64,6 +75,14 @@ _SCHEMA = {
 
 class QdrantStore(PlannedSearches):
     """A patent index in a Qdrant collection, on a server (``url=``) or in local mode (``path=``).
+
+    Args:
+        cluster: create-time settings of a server collection (shards, replicas, on-disk storage,
+            quantization), sized from the expected corpus when it gives one; local mode warns
+            that it ignores them.
+        bulk_load: defer dense indexing while this store writes to a server, until ``optimize()``
+            (see :mod:`patent_rag.stores._bulk_load`); every writer of one load passes it, and
+            the one that finishes calls ``optimize()``.
 
     Example:
         >>> store = QdrantStore(path=":memory:")
@@ -83,11 +102,8 @@ class QdrantStore(PlannedSearches):
         api_key_env: str | None = None,
         timeout: float = 30.0,
         https: bool | None = None,
-        shard_number: int | None = None,
-        replication_factor: int | None = None,
-        write_consistency_factor: int | None = None,
-        on_disk: bool = False,
-        quantization: bool = False,
+        cluster: ClusterSettings | None = None,
+        bulk_load: bool = False,
     ) -> None:
         if (url is None) == (path is None):
             raise ConfigurationError(
@@ -105,22 +121,18 @@ class QdrantStore(PlannedSearches):
         self._api_key = SecretStr(api_key) if api_key else None
         self._key_env = api_key_env
         self._timeout, self._https = timeout, https
-        self._cluster: dict[str, int | None] = {
-            "shard_number": shard_number,
-            "replication_factor": replication_factor,
-            "write_consistency_factor": write_consistency_factor,
-        }
-        self._on_disk, self._quantization = on_disk, quantization
+        self._cluster = cluster or ClusterSettings()
+        self._bulk_load = bulk_load and url is not None
+        self._deferral: Deferral | None = None  # the bulk load this store joined, while it writes
+        self._renew_at = 0.0
         self._client: QdrantClient | None = None
         self._lock: AbstractContextManager[Any] = nullcontext() if url else threading.RLock()
         self._metadata: IndexMetadata | None = None
         self._bm25 = Bm25Encoder()
-        if path is not None and (
-            on_disk or quantization or any(v is not None for v in self._cluster.values())
-        ):
+        if path is not None and not self._cluster.is_default:
             warnings.warn(
-                "qdrant-client local mode ignores on_disk, quantization, shard_number, replication_factor "
-                "and write_consistency_factor (it keeps every vector in memory and searches exhaustively); "
+                "qdrant-client local mode ignores the cluster settings (shards, replicas, write consistency, "
+                "on-disk storage, quantization; it keeps every vector in memory and searches exhaustively): "
                 "use a Qdrant server URL for them",
                 UserWarning,
                 stacklevel=2,
@@ -238,18 +250,18 @@ class QdrantStore(PlannedSearches):
         client = self._connect()
         metadata = IndexMetadata(fingerprint=fingerprint, bm25=self._bm25.config)
         # Our own values are built outside the translated block: a mistake in them is ours, not the client's.
-        server = self._url is not None
+        settings = self._create_settings(fingerprint)
         quantization = (
             m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True))
-            if self._quantization and server
+            if settings.quantization == "int8"
             else None
         )
-        dense = m.VectorParams(
-            size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=self._on_disk or None
+        dense = m.VectorParams(size=fingerprint.dim, distance=m.Distance.COSINE, on_disk=settings.on_disk)
+        sparse = m.SparseVectorParams(
+            modifier=m.Modifier.IDF,
+            index=m.SparseIndexParams(on_disk=True) if settings.on_disk else None,
         )
-        sparse = m.SparseVectorParams(modifier=m.Modifier.IDF)
         stored = {"patent_rag": metadata.to_dict()}
-        cluster = self._cluster if server else dict.fromkeys(self._cluster)
         with self._errors():
             if client.collection_exists(self._collection):
                 if not overwrite:
@@ -264,13 +276,34 @@ class QdrantStore(PlannedSearches):
                 sparse_vectors_config={SPARSE_VECTOR: sparse},
                 quantization_config=quantization,
                 metadata=stored,
-                shard_number=cluster["shard_number"],
-                replication_factor=cluster["replication_factor"],
-                write_consistency_factor=cluster["write_consistency_factor"],
+                shard_number=settings.shard_number,
+                replication_factor=settings.replication_factor,
+                write_consistency_factor=settings.write_consistency_factor,
+                on_disk_payload=settings.on_disk_payload,
             )
         self._metadata = metadata
+        self._deferral = None
         self._ensure_indexes()
         return self.describe()
+
+    def _create_settings(self, fingerprint: Fingerprint) -> ClusterSettings:
+        """The cluster settings a new server collection gets, sized for this encoder's vectors."""
+        if self._url is None:
+            return ClusterSettings()  # local mode ignores them (and warned when the store was made)
+        sizing = self._cluster.sizing(dim=fingerprint.dim, max_seq_length=fingerprint.max_seq_length)
+        if sizing is not None:
+            logger.info("%s: sized for the expected corpus:\n%s", self.location, sizing.summary())
+            if not sizing.fits:
+                logger.warning(
+                    "%s: the expected corpus needs %.0f GiB of RAM per node with these settings, more than "
+                    "the %.0f GiB budgeted on each of %d nodes; use %d nodes or more",
+                    self.location,
+                    sizing.ram_needed_gib,
+                    sizing.ram_per_node_gib * RAM_BUDGET,
+                    sizing.nodes,
+                    sizing.min_nodes,
+                )
+        return self._cluster.resolve(dim=fingerprint.dim, max_seq_length=fingerprint.max_seq_length)
 
     def _ensure_indexes(self) -> None:
         if self._url is None:
@@ -297,12 +330,24 @@ class QdrantStore(PlannedSearches):
             fingerprint.ensure_matches(metadata.fingerprint, index_name=self.location)
         self._check_vectors(config, dim=metadata.fingerprint.dim)
         self._metadata = metadata
+        self._deferral = None
         try:  # completes a creation that was interrupted; needs write access, which readers may lack
             self._ensure_indexes()
         except StoreError as error:
             logger.warning(
                 "%s: could not create missing payload indexes (%s); filters still work", self.location, error
             )
+        left = Deferral.of(config) if self._url is not None else None
+        if left is not None and left.expired() and not self._bulk_load:
+            try:  # a bulk load whose writer died: its lease ran out
+                self._restore_indexing(left, why="its writer stopped before the end (the lease expired)")
+            except StoreError as error:
+                logger.warning(
+                    "%s: dense indexing is still deferred by an unfinished bulk load and could not be "
+                    "restored (%s); searches work, more slowly; run `patent-rag ingest` again to finish it",
+                    self.location,
+                    error,
+                )
         return self.describe()
 
     def _check_vectors(self, config: Any, *, dim: int) -> None:
@@ -337,6 +382,10 @@ class QdrantStore(PlannedSearches):
         with self._errors():
             chunks = self._open.count(self._collection, exact=True).count
             patents = self._open.count(self._collection, count_filter=first_chunks, exact=True).count
+            config = self._open.get_collection(self._collection).config if self._url else None
+        details: dict[str, Any] = {"collection": self._collection}
+        if config is not None:
+            details.update(_server_details(config))
         return IndexInfo(
             backend=self.backend,
             location=self.location,
@@ -344,7 +393,7 @@ class QdrantStore(PlannedSearches):
             patents=patents,
             fingerprint=metadata.fingerprint,
             layout_version=metadata.layout_version,
-            details={"collection": self._collection},
+            details=details,
         )
 
     def close(self) -> None:
@@ -359,6 +408,7 @@ class QdrantStore(PlannedSearches):
         with self._errors():
             self._connect().delete_collection(self._collection)
         self._metadata = None
+        self._deferral = None
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, points: Sequence[StoredPoint]) -> None:
@@ -367,8 +417,11 @@ class QdrantStore(PlannedSearches):
         dense = np.stack([np.asarray(point.dense, dtype=np.float32) for point in points])
         check_dense(dense, dim=self.metadata.fingerprint.dim, ids=[point.id for point in points])
         batch = [c.point(point, vector) for point, vector in zip(points, dense.tolist(), strict=True)]
-        with self._errors():
-            self._open.upsert(self._collection, points=batch, wait=True)
+        if self._bulk_load:
+            self._keep_deferred()
+        for start in range(0, len(batch), UPSERT_BATCH):
+            with self._errors():
+                self._open.upsert(self._collection, points=batch[start : start + UPSERT_BATCH], wait=True)
 
     def delete_points(self, ids: Sequence[str]) -> None:
         if ids:
@@ -383,11 +436,65 @@ class QdrantStore(PlannedSearches):
         """Nothing to do: a server manages its own memory; local mode holds everything in Python."""
 
     def optimize(self, *, progress: Callable[[str], None] | None = None) -> None:
-        """Nothing to do: a server optimizes in the background; local mode has no index to build."""
+        """End a bulk load (dense indexing restored: the server builds its index in the background).
+
+        A server otherwise optimizes by itself; local mode has no index to build. The deferral of
+        another writer is left alone while its lease runs, unless this store is a bulk-load writer.
+        """
+        message = (
+            "optimization runs in the Qdrant server's background" if self._url else "nothing to optimize"
+        )
+        if self._url is not None:
+            with self._errors():
+                held = Deferral.of(self._open.get_collection(self._collection).config)
+            if held is not None and (self._bulk_load or held.expired()):
+                self._restore_indexing(held, why="the bulk load ended")
+                message = "dense indexing restored: the Qdrant server builds its index in the background"
+            elif held is not None:
+                logger.info("%s: another bulk load is writing; dense indexing stays deferred", self.location)
         if progress:
-            progress(
-                "optimization runs in the Qdrant server's background" if self._url else "nothing to optimize"
+            progress(message)
+
+    # -- bulk loads --------------------------------------------------------------------------
+    def _keep_deferred(self) -> None:
+        """Defer dense indexing before this store's first write (joining a deferral already
+        recorded), and renew the lease as writes go on."""
+        if self._deferral is not None and time.monotonic() < self._renew_at:
+            return
+        with self._errors():
+            config = self._open.get_collection(self._collection).config
+        held = Deferral.of(config)
+        deferral = (held or Deferral.start(config)).renewed()
+        with self._errors():
+            # The values to restore are recorded before indexing is turned off: a crash in between
+            # leaves a record whose restore changes nothing.
+            self._open.update_collection(self._collection, metadata=deferral.to_metadata())
+            if held is None or self._deferral is None:
+                self._open.update_collection(
+                    self._collection, **update_arguments(dict.fromkeys(deferral.restore, 0))
+                )
+        if self._deferral is None:
+            logger.info(
+                "%s: bulk load: dense indexing deferred (%s) until the load ends",
+                self.location,
+                ", ".join(f"{key}=0" for key in deferral.restore),
             )
+        self._deferral = deferral
+        self._renew_at = time.monotonic() + LEASE_SECONDS / 2
+
+    def _restore_indexing(self, deferral: Deferral, *, why: str) -> None:
+        """Put the deferred indexing settings back, then remove the record (in that order: a crash
+        in between leaves a record whose restore is harmless to repeat)."""
+        with self._errors():
+            self._open.update_collection(self._collection, **update_arguments(deferral.restore))
+            self._open.update_collection(self._collection, metadata={_BULK_KEY: None})
+        self._deferral = None
+        logger.info(
+            "%s: dense indexing restored (%s): %s",
+            self.location,
+            ", ".join(f"{key}={value}" for key, value in deferral.restore.items()),
+            why,
+        )
 
     # -- reads -------------------------------------------------------------------------------
     def _scroll(self, flt: m.Filter | None, fields: Any, limit: int) -> list[Any]:
@@ -463,3 +570,40 @@ def _check_url(url: str) -> None:
         raise ConfigurationError(f"{shown} is not a valid URL ({error}); {expected}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{shown} names no host; {expected}")
+
+
+def _server_details(config: Any) -> dict[str, Any]:
+    """The cluster and storage settings a server reports for a collection (``patent-rag info``)."""
+    params = config.params
+    payload_memory = getattr(getattr(params, "payload", None), "memory", None)
+    deferral = Deferral.of(config)
+    return {
+        "shard_number": params.shard_number,
+        "replication_factor": params.replication_factor,
+        "write_consistency_factor": params.write_consistency_factor,
+        "on_disk": dense_on_disk(config),
+        # Qdrant 1.19+ may report the payload's placement as ``payload.memory`` (default: cold, on disk).
+        "on_disk_payload": (
+            params.on_disk_payload
+            if params.on_disk_payload is not None
+            else payload_memory != m.Memory.CACHED
+        ),
+        "quantization": _quantization_name(config.quantization_config),
+        "indexing": (
+            "on"
+            if deferral is None
+            else "deferred by a bulk load ("
+            + ", ".join(f"{key}=0, restored to {value}" for key, value in deferral.restore.items())
+            + ")"
+        ),
+    }
+
+
+def _quantization_name(quantization: Any) -> str:
+    """``"int8"`` for scalar int8 quantization, ``"none"``, or the kind of another one."""
+    if quantization is None:
+        return "none"
+    scalar = getattr(quantization, "scalar", None)
+    if scalar is not None:
+        return str(getattr(scalar.type, "value", scalar.type))
+    return type(quantization).__name__.removesuffix("Quantization").lower() or "other"

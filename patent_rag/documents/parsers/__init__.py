@@ -24,7 +24,12 @@ from typing import Literal, cast, get_args
 from patent_rag.documents.parsers._epo_fields import DOCDB_ROOTS
 from patent_rag.documents.parsers._input import Member, describe, open_input, read_head
 from patent_rag.documents.parsers._xml import root_name
-from patent_rag.documents.parsers.base import DEFAULT_MAX_DOCUMENT_BYTES, ParseIssue, ParseReport
+from patent_rag.documents.parsers.base import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentPart,
+    ParseIssue,
+    ParseReport,
+)
 from patent_rag.documents.parsers.docdb import read_docdb
 from patent_rag.documents.parsers.epo import read_epo
 from patent_rag.documents.parsers.tabular import CsvMapping, read_csv, read_jsonl
@@ -35,6 +40,7 @@ from patent_rag.errors import ConfigurationError, ParseError, UnsupportedFormatE
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",
     "FORMATS",
+    "DocumentPart",
     "Format",
     "ParseIssue",
     "ParseReport",
@@ -262,6 +268,7 @@ def parse_files(
     csv_mapping: CsvMapping | None = None,
     report: ParseReport | None = None,
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield the documents of every file, in order, each read in the format it holds.
 
@@ -283,6 +290,8 @@ def parse_files(
         report: collects read/skipped/rejected counts across all files.
         max_document_bytes: the most bytes one document (XML document, DOCDB record, JSONL line,
             CSV row) may take; a longer one is rejected without being held in memory.
+        part: read only this part of every stream's documents (to split a bulk file among
+            workers); problems of the other documents are not recorded either.
 
     Raises:
         UnsupportedFormatError: unknown ``format``.
@@ -300,7 +309,9 @@ def parse_files(
     plan = [(path, _plan(path, requested)) for path in files]
     if csv_mapping is None and any(kind == "csv" for _, kind in plan):
         raise ConfigurationError(_NEEDS_MAPPING)
-    run = _Run(report if report is not None else ParseReport(), max_document_bytes, csv_mapping, requested)
+    run = _Run(
+        report if report is not None else ParseReport(), max_document_bytes, csv_mapping, requested, part
+    )
     return run.files(plan)
 
 
@@ -320,6 +331,7 @@ class _Run:
     max_document_bytes: int
     csv_mapping: CsvMapping | None
     format: Format | Literal["auto"]
+    part: DocumentPart | None = None
 
     def files(self, plan: list[tuple[Path, Format | ParseError]]) -> Iterator[PatentDocument]:
         for path, kind in plan:
@@ -351,4 +363,4 @@ class _Run:
                 self.report.reject(ParseError(_NEEDS_MAPPING, file=member.name))
                 return iter(())
             read = partial(read, mapping=self.csv_mapping)
-        return read(member, report=self.report, max_document_bytes=self.max_document_bytes)
+        return read(member, report=self.report, max_document_bytes=self.max_document_bytes, part=self.part)

@@ -36,7 +36,16 @@ from patent_rag.errors import ParseError
 if TYPE_CHECKING:
     from patent_rag.documents.record import PatentDocument
 
-__all__ = ["HEAD", "Member", "describe", "open_input", "read_head", "read_members", "unreadable"]
+__all__ = [
+    "HEAD",
+    "Member",
+    "describe",
+    "is_archive",
+    "open_input",
+    "read_head",
+    "read_members",
+    "unreadable",
+]
 
 
 HEAD = 1 << 16  # bytes looked at to detect a format or an XML root; also the streams' buffer size
@@ -155,6 +164,15 @@ def open_input(path: str | Path, *, report: ParseReport | None = None) -> Genera
         else:
             with _buffered(raw, name) as stream:
                 yield Member(name, stream)
+
+
+def is_archive(path: str | Path) -> bool:
+    """Whether ``path`` is a zip archive (told by its magic bytes; False when it cannot be read)."""
+    try:
+        with Path(path).open("rb") as raw:
+            return raw.read(4) in (_ZIP, _EMPTY_ZIP)
+    except OSError:
+        return False
 
 
 def read_members(

@@ -24,7 +24,7 @@ from patent_rag.errors import ParseError
 if TYPE_CHECKING:
     from patent_rag.documents.record import PatentDocument
 
-__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ParseIssue", "ParseReport", "read_each"]
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "DocumentPart", "ParseIssue", "ParseReport", "read_each"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +96,13 @@ class ParseReport:
         duplicates: publication number -> how many more times it was read after the first
             (filled by :func:`~patent_rag.documents.parsers.parse_files`; a later copy usually replaces the
             earlier one downstream).
+        position: where the document yielded last was read: its stream (the file, or
+            ``archive!member``) and its 0-based index there. Records may carry a ``source`` of their
+            own (JSONL keeps it), so this is what tells input order.
     """
 
     read: int = 0
+    position: tuple[str, int] | None = None
     issues: list[ParseIssue] = field(default_factory=list)
     duplicates: Counter[str] = field(default_factory=Counter)
     _seen: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -159,6 +163,31 @@ class ParseReport:
         return text
 
 
+@dataclass(frozen=True)
+class DocumentPart:
+    """Part ``index`` of ``count`` of every input stream: the documents whose 0-based index in their
+    stream is ``index`` modulo ``count``.
+
+    Splits one bulk file among workers without knowing where its documents start: each worker
+    reads the stream (cutting it into raw documents is cheap) and builds only its own documents,
+    so the costly steps, and each document's problems, happen in exactly one part.
+
+    Example:
+        >>> [i for i in range(7) if DocumentPart(index=1, count=3).holds(i)]
+        [1, 4]
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"part index must be in 0..{self.count - 1}, got {self.index}")
+
+    def holds(self, document: int) -> bool:
+        return document % self.count == self.index
+
+
 class _Numbered(Protocol):
     @property
     def index(self) -> int: ...
@@ -173,15 +202,18 @@ def read_each(
     *,
     file: str,
     report: ParseReport,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield the record of every raw document of one stream, recording what could not be read.
 
     ``raws`` are the stream's documents (XML documents, DOCDB records, JSONL lines, CSV rows) with
     their 0-based ``index``. ``build`` turns one into a record; it returns None for a document it
     skipped (and recorded), and raises :class:`~patent_rag.errors.ParseError`, located, for a broken
-    one, which is recorded as rejected while the next is read. A ParseError out of ``raws`` itself
-    means the stream stopped being readable (truncated, corrupt): the documents before it were
-    yielded, and the damage is recorded as rejected at the index of the next document.
+    one, which is recorded as rejected while the next is read. With ``part``, only the documents
+    of that part are built (and so skipped or rejected); the others are passed over. A ParseError
+    out of ``raws`` itself means the stream stopped being readable (truncated, corrupt): the
+    documents before it were yielded, and the damage is recorded as rejected at the index of the
+    next document.
 
     Example:
         >>> report = ParseReport()
@@ -192,6 +224,8 @@ def read_each(
     try:
         for raw in raws:
             next_index = raw.index + 1
+            if part is not None and not part.holds(raw.index):
+                continue
             try:
                 document = build(raw)
             except ParseError as error:
@@ -199,6 +233,7 @@ def read_each(
                 continue
             if document is not None:
                 report.read += 1
+                report.position = (file, raw.index)
                 yield document
     except ParseError as error:
         report.reject(ParseError(error.reason, file=file, document=next_index))

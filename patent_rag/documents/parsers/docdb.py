@@ -31,6 +31,7 @@ from patent_rag.documents.parsers._input import Member, read_members
 from patent_rag.documents.parsers._xml import RawDocument, parse_date, parse_document, text_of
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentPart,
     ParseReport,
     invalid_field,
     oversize_reason,
@@ -215,7 +216,11 @@ def parse_docdb(
 
 
 def read_docdb(
-    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    member: Member,
+    *,
+    report: ParseReport,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield the DOCDB records of one input stream (a plain file, or one member of an archive)."""
 
@@ -223,7 +228,7 @@ def read_docdb(
         return _record(raw, member.name, report, max_document_bytes)
 
     records = _records(member.stream, max_bytes=max_document_bytes)
-    return read_each(records, build, file=member.name, report=report)
+    return read_each(records, build, file=member.name, report=report, part=part)
 
 
 def _record(raw: RawDocument, file: str, report: ParseReport, max_bytes: int) -> PatentDocument | None:

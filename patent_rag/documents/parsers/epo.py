@@ -49,6 +49,7 @@ from patent_rag.documents.parsers._xml import (
 )
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentPart,
     ParseReport,
     invalid_field,
     oversize_reason,
@@ -263,14 +264,20 @@ def parse_epo(
 
 
 def read_epo(
-    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    member: Member,
+    *,
+    report: ParseReport,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield every EPO publication of one input stream (a plain file, or one member of an archive)."""
 
     def build(raw: RawDocument) -> PatentDocument | None:
         return _document(raw, member.name, report, max_document_bytes)
 
-    return read_each(_documents(member, report, max_document_bytes), build, file=member.name, report=report)
+    return read_each(
+        _documents(member, report, max_document_bytes), build, file=member.name, report=report, part=part
+    )
 
 
 _DOCDB_REFUSED = (

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from patent_rag.documents.parsers._input import HEAD, Member, read_members
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentPart,
     ParseReport,
     invalid_field,
     oversize_reason,
@@ -202,7 +203,11 @@ def _jsonl_lines(stream: IO[bytes], max_bytes: int) -> Iterator[_Line]:
 
 
 def read_jsonl(
-    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    member: Member,
+    *,
+    report: ParseReport,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield the records of one input stream (a plain file, or one member of an archive)."""
 
@@ -215,7 +220,9 @@ def read_jsonl(
         except ValidationError as error:
             raise ParseError(f"invalid record: {invalid_field(error)}", **where) from None
 
-    return read_each(_jsonl_lines(member.stream, max_document_bytes), build, file=member.name, report=report)
+    return read_each(
+        _jsonl_lines(member.stream, max_document_bytes), build, file=member.name, report=report, part=part
+    )
 
 
 def write_jsonl(documents: Iterable[PatentDocument], path_or_file: str | Path | IO[str]) -> int:
@@ -426,6 +433,7 @@ def read_csv(
     report: ParseReport,
     mapping: CsvMapping,
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield the patents of one input stream (a plain file, or one member of an archive).
 
@@ -451,7 +459,7 @@ def read_csv(
             raise ParseError(f"invalid row: {reason}", **where) from None
 
     rows = _csv_rows(member.stream, file, mapping, max_document_bytes)
-    return read_each(rows, build, file=file, report=report)
+    return read_each(rows, build, file=file, report=report, part=part)
 
 
 @dataclass(frozen=True)

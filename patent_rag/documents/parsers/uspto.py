@@ -40,6 +40,7 @@ from patent_rag.documents.parsers._xml import (
 )
 from patent_rag.documents.parsers.base import (
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentPart,
     ParseReport,
     invalid_field,
     oversize_reason,
@@ -113,7 +114,11 @@ def parse_uspto(
 
 
 def read_uspto(
-    member: Member, *, report: ParseReport, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    member: Member,
+    *,
+    report: ParseReport,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    part: DocumentPart | None = None,
 ) -> Iterator[PatentDocument]:
     """Yield every patent of one input stream (a plain file, or one member of an archive)."""
 
@@ -125,7 +130,7 @@ def read_uspto(
             raise ParseError(reason, file=member.name, document=raw.index, line=raw.line) from None
 
     documents = split_documents(member.stream, max_bytes=max_document_bytes)
-    return read_each(documents, build, file=member.name, report=report)
+    return read_each(documents, build, file=member.name, report=report, part=part)
 
 
 def _first_error(error: ValueError) -> str:
