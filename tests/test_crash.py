@@ -23,13 +23,9 @@ from patent_rag.stores.layout import build_payload, point_id
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = textwrap.dedent(
+# A progress display that prints each event, so the parent can kill the child at a chosen point.
+SAY = textwrap.dedent(
     """
-    import sys
-    from patent_rag.encoding.encoder import Encoder
-    from patent_rag.ingest import ingest
-    from patent_rag.stores import open_store
-
     class Say:
         def start(self, *, total_bytes):
             print("start", flush=True)
@@ -38,7 +34,15 @@ CHILD = textwrap.dedent(
         def stage(self, message):
             print("stage", message, flush=True)
         def finish(self, summary):
-            print("finish", flush=True)
+            print("finish", summary.chunks_written, flush=True)
+    """
+)
+CHILD = SAY + textwrap.dedent(
+    """
+    import sys
+    from patent_rag.encoding.encoder import Encoder
+    from patent_rag.ingest import ingest
+    from patent_rag.stores import open_store
 
     encoder = Encoder("all-minilm-l6-v2", precision="fp32")
     print("loaded", flush=True)
@@ -66,11 +70,14 @@ def _docs(version: int) -> list[PatentDocument]:
     return docs
 
 
-def _run(location: str, records: Path, kill_when: Any = None) -> list[str]:
+def _run(location: str, records: Path, kill_when: Any = None, *, child_script: str = CHILD) -> list[str]:
     """Run the ingest command; with ``kill_when(line, seen)``, SIGKILL it when that returns True."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, location, str(records)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", child_script, location, str(records)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     seen: list[str] = []
     assert child.stdout is not None

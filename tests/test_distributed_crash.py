@@ -3,10 +3,6 @@ run the same command again: the index ends with exactly the input's documents an
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,27 +10,16 @@ from typing import Any
 import pytest
 
 from patent_rag.documents.chunking import Chunker
-from tests.test_crash import _check, _docs
+from tests.test_crash import SAY, _check, _docs, _run
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = textwrap.dedent(
+CHILD = SAY + textwrap.dedent(
     """
     import sys
     from patent_rag.distributed import EncoderSpec, RayOptions, ingest_on_ray
     from patent_rag.stores import open_store
-
-    class Say:
-        def start(self, *, total_bytes):
-            print("start", flush=True)
-        def advance(self, *, documents, chunks, unchanged, bytes_done):
-            print("advance", documents, chunks, flush=True)
-        def stage(self, message):
-            print("stage", message, flush=True)
-        def finish(self, summary):
-            print("finish", summary.chunks_written, flush=True)
 
     store = open_store(sys.argv[1])
     options = RayOptions(address="local", workers=2, parts_per_file=2)
@@ -46,34 +31,14 @@ CHILD = textwrap.dedent(
 )
 
 
-def _run(location: str, records: Path, kill_after_writes: int | None = None) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, location, str(records)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    seen: list[str] = []
-    assert child.stdout is not None
-    for line in child.stdout:
-        seen.append(line.strip())
-        if kill_after_writes is not None and sum(s.startswith("advance") for s in seen) == kill_after_writes:
-            child.send_signal(signal.SIGKILL)
-            break
-    child.wait(timeout=300)
-    child.stdout.close()
-    if kill_after_writes is None:
-        assert child.returncode == 0 and seen[-1] == "done", seen
-    else:
-        assert child.returncode == -signal.SIGKILL, seen
-    return seen
-
-
 def test_kill_the_driver_then_rerun_gives_exactly_the_input(tmp_path: Path, minilm_encoder: Any) -> None:
     records = tmp_path / "records.jsonl"
     docs = _docs(1)
     records.write_text("".join(d.model_dump_json() + "\n" for d in docs))
     location = str(tmp_path / "index")
-    _run(location, records, kill_after_writes=2)
-    seen = _run(location, records)
+    after_two_writes = lambda line, seen: sum(s.startswith("advance") for s in seen) == 2  # noqa: E731
+    _run(location, records, after_two_writes, child_script=CHILD)
+    seen = _run(location, records, child_script=CHILD)
     written = int(next(line for line in seen if line.startswith("finish")).split()[1])
     total = sum(len(Chunker.for_encoder(minilm_encoder).chunk(d)) for d in docs)
     assert 0 < written < total  # the rerun wrote only what the killed run had not
