@@ -27,6 +27,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -106,15 +108,14 @@ FINGERPRINT = Fingerprint(
 )
 
 
-def build_points(n_chunks: int, seed: int) -> tuple[list[StoredPoint], np.ndarray]:
+def iter_points(n_chunks: int, seed: int) -> Iterator[StoredPoint]:
+    """The synthetic chunks one at a time (unit float32 vectors), so that large sizes can be streamed."""
     from patent_rag.stores.sparse import Bm25Encoder
 
     rng = np.random.default_rng(seed)
     pyrng = random.Random(seed)
     centers = rng.standard_normal((len(SUBCLASSES), DIM)).astype(np.float32)
     n_patents = n_chunks // CHUNKS_PER_PATENT
-    points: list[StoredPoint] = []
-    vectors = np.empty((n_patents * CHUNKS_PER_PATENT, DIM), np.float32)
     bm25 = Bm25Encoder()
     for i in range(n_patents):
         main = pyrng.randrange(len(SUBCLASSES))
@@ -149,18 +150,22 @@ def build_points(n_chunks: int, seed: int) -> tuple[list[StoredPoint], np.ndarra
                 claim_number=ordinal if section == "claim" else None,
                 content_hash=f"{i}-{ordinal}",
             )
-            row = i * CHUNKS_PER_PATENT + ordinal
             vector = base + 0.4 * rng.standard_normal(DIM).astype(np.float32)
-            vectors[row] = vector / np.linalg.norm(vector)
-            points.append(
-                StoredPoint(
-                    point_id(doc.publication_number, section, ordinal),
-                    vectors[row],
-                    sparse[ordinal],
-                    build_payload(doc, chunk),
-                )
+            yield StoredPoint(
+                point_id(doc.publication_number, section, ordinal),
+                vector / np.linalg.norm(vector),
+                sparse[ordinal],
+                build_payload(doc, chunk),
             )
-    return points, vectors
+
+
+def build_points(n_chunks: int, seed: int) -> tuple[list[StoredPoint], np.ndarray]:
+    """All of :func:`iter_points` at once, and their vectors as one array (the points share its rows)."""
+    points = list(iter_points(n_chunks, seed))
+    vectors = np.empty((len(points), DIM), np.float32)
+    for row, point in enumerate(points):
+        vectors[row] = point.dense
+    return [replace(point, dense=vectors[row]) for row, point in enumerate(points)], vectors
 
 
 def queries(vectors: np.ndarray, count: int, seed: int) -> list[tuple[np.ndarray, str, SearchFilter]]:
