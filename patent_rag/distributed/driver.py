@@ -135,6 +135,7 @@ def ingest_on_ray(
             progress or NullProgress(),
             report or ParseReport(),
             retries=options.retries,
+            workers_write=writes_to is not None,
         )
         return run.run(optimize=optimize)
     finally:
@@ -351,6 +352,7 @@ class _Run:
         report: ParseReport,
         *,
         retries: int,
+        workers_write: bool,
     ) -> None:
         self.ray, self.store, self.workers, self.retries = ray, store, workers, retries
         self.progress, self.report = progress, report
@@ -363,8 +365,8 @@ class _Run:
         self.copies: dict[str, _Copy] = {}  # the latest-positioned copy of every patent met
         self.waiting: list[tuple[_Slot, Manifest]] = []  # batches whose repeated patents wait for a write
         self.bytes_done = 0.0
-        self.embedded = store.backend != "qdrant-server"
-        self.writer = _Writer(store, progress, self.counts) if self.embedded else None
+        # Workers write to a server themselves; an embedded index is written here, by one writer.
+        self.writer = None if workers_write else _Writer(store, progress, self.counts)
 
     def run(self, *, optimize: bool) -> IngestSummary:
         started = time.perf_counter()
