@@ -282,14 +282,14 @@ def test_precision_is_picked_from_explicit_inputs(monkeypatch: pytest.MonkeyPatc
         return vectors if precision == "fp32" else drifted
 
     pick = encoder_module._pick_precision
-    monkeypatch.setattr(encoder_module, "_native_bf16", lambda device: device == "native")
+    monkeypatch.setattr(encoder_module, "_runs_natively", lambda precision, device: device == "native")
     drifted = vectors
     assert pick("fp32", "native", probe, model_name="m") == "fp32"
     assert pick("bf16", "native", probe, model_name="m") == "bf16"
     assert pick("auto", "cpu", probe, model_name="m") == "fp32"
     assert calls == []  # no probe unless auto precision on native bf16 hardware
     assert pick("auto", "native", probe, model_name="m") == "bf16"
-    drifted = np.array([[1.0, 0.1], [0.0, 1.0]], dtype=np.float32)  # cosine 0.995 on the first row
+    drifted = np.array([[1.0, 0.1], [0.0, 1.0]], dtype=np.float32)  # cosines 0.995 and 1: mean 0.9975
     assert pick("auto", "native", probe, model_name="m") == "fp32"
     assert calls == ["fp32", "bf16", "fp32", "bf16"]
 
@@ -298,8 +298,9 @@ def test_a_bad_precision_is_refused_before_the_model_loads(monkeypatch: pytest.M
     import patent_rag.encoding.encoder as encoder_module
 
     monkeypatch.setattr(encoder_module, "_load", lambda *args, **kwargs: pytest.fail("loaded"))
-    with pytest.raises(ConfigurationError, match=r"precision must be 'auto', 'fp32' or 'bf16', got 'fp16'"):
-        Encoder("all-minilm-l6-v2", precision="fp16")  # type: ignore[arg-type]
+    expected = r"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got 'int8'"
+    with pytest.raises(ConfigurationError, match=expected):
+        Encoder("all-minilm-l6-v2", precision="int8")  # type: ignore[arg-type]
 
 
 def test_auto_precision_probe_leaves_no_trace(minilm_encoder: Encoder) -> None:

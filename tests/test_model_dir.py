@@ -69,16 +69,18 @@ def model_folder(
 
 
 def reference(model_dir: Path, texts: list[str], prompt: str, *, precision: str = "fp32") -> np.ndarray:
-    """The model itself encoding ``prompt + text``: the prompt written into the input by hand."""
-    import contextlib
-
+    """The model itself encoding ``prompt + text``: the prompt written into the input by hand. In
+    bf16 its transformer runs in bf16 and pooling onwards in fp32."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(model_dir), device="cpu")
-    bf16 = torch.autocast(device_type="cpu", dtype=torch.bfloat16)
-    with bf16 if precision == "bf16" else contextlib.nullcontext():
-        return np.asarray(model.encode([prompt + text for text in texts], convert_to_numpy=True))
+    if precision == "bf16":
+        model[0].to(torch.bfloat16)
+        model[0].register_forward_hook(
+            lambda module, inputs, out: {**out, "token_embeddings": out["token_embeddings"].float()}
+        )
+    return np.asarray(model.encode([prompt + text for text in texts], convert_to_numpy=True))
 
 
 def assert_encodes_with(encoder: Encoder, model_dir: Path, prompts: TaskPrompts) -> None:
@@ -336,7 +338,8 @@ def test_cli_task_chooses_the_prompts_of_a_folder_without_a_retrieval_task(
     index = str(tmp_path / "idx")
     ingest_args = ["ingest", str(records), "--index", index, "--model", str(folder)]
     assert runner.invoke(app, ingest_args).exit_code == 1
-    built = runner.invoke(app, [*ingest_args, "--task", "problem2solution"])
+    assert runner.invoke(app, [*ingest_args, "--batch-tokens", "0"]).exit_code == 2
+    built = runner.invoke(app, [*ingest_args, "--task", "problem2solution", "--batch-tokens", "64"])
     assert built.exit_code == 0, built.output
     info = json.loads(runner.invoke(app, ["info", "--index", index, "--json"]).stdout)
     assert info["fingerprint"]["document_prompt"] == "encode solution: "

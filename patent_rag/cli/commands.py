@@ -141,7 +141,15 @@ def ingest(
         str | None,
         typer.Option(help="Task whose document prompt the index is built with (default: the model's)."),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
+    batch_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-tokens",
+            min=1,
+            help="Padded tokens per forward pass (default on CPU: 4096 at hidden size 1024, 8192 at 384; "
+            "32768 on CUDA).",
+        ),
+    ] = None,
     max_document_mb: MaxDocumentMbOption = 256,
     api_key_env: ApiKeyEnvOption = None,
     shards: Annotated[
@@ -258,7 +266,7 @@ def ingest(
         model=model,
         model_path=model_path,
         task=task,
-        batch_size=batch_size,
+        batch_tokens=batch_tokens,
         max_document_bytes=max_document_mb << 20,
         api_key_env=api_key_env,
         cluster=ClusterSettings(

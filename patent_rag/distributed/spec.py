@@ -33,24 +33,24 @@ class EncoderSpec:
     device: str = "auto"
     precision: Precision = "auto"
     document_task: str | None = None
-    batch_size: int = 32
+    batch_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in get_args(Precision):
             choices = ", ".join(repr(value) for value in get_args(Precision))
             raise ConfigurationError(f"precision must be one of {choices}, got {self.precision!r}")
-        if self.batch_size < 1:
-            raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.batch_tokens is not None and self.batch_tokens < 1:
+            raise ConfigurationError(f"batch_tokens must be >= 1, got {self.batch_tokens}")
 
     @classmethod
     def of(cls, encoder: Encoder) -> EncoderSpec:
-        """The spec that loads ``encoder``'s model, task, precision and batch size again."""
+        """The spec that loads ``encoder``'s model, task, precision and token budget again."""
         return cls(
             model=encoder.profile,
             model_path=str(encoder.model_dir),
             precision=encoder.precision,
             document_task=encoder.document_task,
-            batch_size=encoder.batch_size,
+            batch_tokens=encoder.batch_tokens,
         )
 
     def load(self) -> Encoder:
@@ -60,7 +60,7 @@ class EncoderSpec:
             device=self.device,
             precision=self.precision,
             document_task=self.document_task,
-            batch_size=self.batch_size,
+            batch_tokens=self.batch_tokens,
         )
 
 

@@ -8,13 +8,12 @@ document prompt, passing explicit ``prompt=`` strings to sentence-transformers (
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import functools
 import logging
+import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -24,9 +23,11 @@ from patent_rag.encoding.fingerprint import Fingerprint
 from patent_rag.encoding.loading import model_dir_at, read_model_prompts, resolve_model_dir, weights_digest
 from patent_rag.encoding.model_dir import ModelFacts, apply_model_prompts, profile_for_dir
 from patent_rag.encoding.models import ModelProfile, TaskPrompts, get_profile
+from patent_rag.encoding.probes import PROBES
 from patent_rag.errors import ConfigurationError, EncodingError, ModelUnavailableError
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
@@ -34,17 +35,17 @@ __all__ = ["Encoder", "Precision"]
 
 logger = logging.getLogger(__name__)
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Chosen = Literal["fp32", "bf16", "fp16"]
 
-# Patent-like probes for the bf16 faithfulness check (cosine to fp32 must stay >= 0.999).
-_PROBES = (
-    "A method for controlling transmission power of a user equipment in a wireless network.",
-    "1. A semiconductor device comprising a substrate, a gate electrode and an insulating layer "
-    "disposed between the substrate and the gate electrode, wherein the insulating layer comprises hafnium.",
-    "The present invention relates to pharmaceutical compositions for the treatment of diabetes.",
-    "hinge",
-)
-_FAITHFUL_COSINE = 0.999
+# A reduced precision is faithful when its probe vectors keep these cosines to fp32's.
+_FAITHFUL_MEAN = 0.999
+_FAITHFUL_MIN = 0.99
+# Padded tokens per forward pass (inputs x longest input). On CPU a pass's activations (tokens x
+# hidden) are kept near 4M values, which measured fastest for hidden sizes 384 and 1024; a GPU
+# needs far larger passes to fill (docs/benchmarks.md).
+_CPU_PASS_VALUES = 4 * 1024 * 1024
+_GPU_BATCH_TOKENS = 32768
 
 
 class Encoder:
@@ -57,11 +58,16 @@ class Encoder:
             ``profile.notes`` says which, and the prompts used are logged and in :meth:`prompts`.
         model_path: where the weights are, when the profile's hub id is not available offline.
         device: ``"auto"`` (CUDA when present, else CPU), or a torch device string.
-        precision: ``"auto"`` picks bf16 where the hardware runs it natively and a probe shows it
-            faithful (cosine >= 0.999 to fp32), else fp32.
+        precision: ``"auto"`` picks bf16 where the hardware runs it natively (fp16 on a GPU without
+            bf16) when probes of real patent text stay faithful to fp32 (mean cosine >= 0.999, min
+            >= 0.99), else fp32. ``"bf16"`` and ``"fp16"`` force a half type. The transformer's
+            weights are converted once; pooling and the layers after it stay in fp32.
         document_task: the task whose document prompt this encoder (and the index it fills) uses
             (default: the profile's default task, which queries use too).
-        batch_size: inputs per forward pass; inputs are length-sorted over the whole call.
+        batch_tokens: padded tokens per forward pass. Each call's inputs are sorted by token count
+            and packed so that inputs x the longest of them stays within this budget, so short
+            texts go many to a pass and long ones few. Default on CPU: 4096 tokens for a model of
+            hidden size 1024, 8192 for 384 (about 4M activations a pass); 32768 on CUDA.
 
     Example:
         >>> enc = Encoder("all-minilm-l6-v2")
@@ -77,10 +83,10 @@ class Encoder:
         device: str = "auto",
         precision: Precision = "auto",
         document_task: str | None = None,
-        batch_size: int = 32,
+        batch_tokens: int | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
+        if batch_tokens is not None and batch_tokens < 1:
+            raise ConfigurationError(f"batch_tokens must be >= 1, got {batch_tokens}")
         if precision not in get_args(Precision):
             choices = [repr(value) for value in get_args(Precision)]
             raise ConfigurationError(
@@ -89,29 +95,37 @@ class Encoder:
         # Each step computes its result from explicit inputs; the encoder is assigned once, at the end.
         picked_device = _pick_device(device)
         model_dir, profile, loaded = _open(model, model_path, picked_device, document_task)
+        budget = batch_tokens or _default_batch_tokens(loaded, picked_device)
         task = document_task or profile.default_task
         document_prompt = profile.prompts(task).document
         pooling, has_normalize = _verify_recipe(loaded, profile, model_dir)
         normalize_out = profile.normalize and not has_normalize  # only when the model lacks the module
-        probe = functools.partial(
-            _embed,
-            loaded,
-            list(_PROBES),
-            prompt=document_prompt,
-            batch_size=batch_size,
-            normalize=normalize_out,
-            device=picked_device,
-        )
-        chosen = _pick_precision(precision, picked_device, probe, model_name=profile.name)
         counter = _token_counter(loaded)
+        weights = _Weights(loaded)
+        probe_lengths = _token_lengths(counter, list(PROBES), document_prompt, profile.max_seq_length)
+
+        def probe(*, precision: Chosen) -> np.ndarray:
+            weights.use(precision)
+            return _embed(
+                loaded,
+                list(PROBES),
+                probe_lengths,
+                prompt=document_prompt,
+                batch_tokens=budget,
+                normalize=normalize_out,
+            )
+
+        chosen = _pick_precision(precision, picked_device, probe, model_name=profile.name)
+        weights.use(chosen)
+        weights.settle()
 
         self.device = picked_device
         self.model_dir = model_dir
         self.profile = profile
         self.document_task = task
         self.document_prompt = document_prompt
-        self.batch_size = batch_size
-        self.precision: Literal["fp32", "bf16"] = chosen
+        self.batch_tokens = budget
+        self.precision: Chosen = chosen
         self.truncated_inputs = 0
         self.fingerprint = Fingerprint(
             model_id=profile.model_id,
@@ -122,8 +136,10 @@ class Encoder:
             document_prompt=document_prompt,
             max_seq_length=profile.max_seq_length,
             precision=chosen,
+            backend="torch",
         )
         self._model = loaded
+        self._weights = weights
         self._normalize_out = normalize_out
         self._counter = counter
         logger.info(
@@ -198,19 +214,18 @@ class Encoder:
                 raise EncodingError(f"input {i} is empty or not text ({text!r}); empty text has no vector")
         if not batch:
             return np.empty((0, self.dim), dtype=np.float32)
-        self._count_truncated(batch, prompt)
+        lengths = _token_lengths(self._counter, batch, prompt, limit=None)
+        self._count_truncated(batch, lengths)
         return _embed(
             self._model,
             batch,
+            [min(n, self.max_seq_length) for n in lengths],
             prompt=prompt,
-            batch_size=self.batch_size,
+            batch_tokens=self.batch_tokens,
             normalize=self._normalize_out,
-            device=self.device,
-            precision=self.precision,
         )
 
-    def _count_truncated(self, batch: list[str], prompt: str) -> None:
-        lengths = [len(e.ids) for e in self._counter.encode_batch([prompt + t for t in batch])]
+    def _count_truncated(self, batch: list[str], lengths: list[int]) -> None:
         over = [i for i, n in enumerate(lengths) if n > self.max_seq_length]
         if over:
             self.truncated_inputs += len(over)
@@ -287,63 +302,155 @@ def _pick_precision(
     probe: Callable[..., np.ndarray],
     *,
     model_name: str,
-) -> Literal["fp32", "bf16"]:
-    """The precision to encode in: ``requested``, or for ``"auto"`` bf16 where ``device`` runs it
-    natively and ``probe`` (the probe texts' vectors, called with ``precision=``) stays faithful
-    to fp32."""
-    if requested == "fp32":
-        return "fp32"
-    if requested == "bf16":
-        if not _native_bf16(device):
-            logger.warning("bf16 requested on %s without native bf16 support: expect it to be slow", device)
-        return "bf16"
-    if not _native_bf16(device):
+) -> Chosen:
+    """The precision to encode in: ``requested``, or for ``"auto"`` the half type ``device`` runs
+    natively when ``probe`` (the probe texts' vectors, called with ``precision=``) stays faithful
+    to fp32, else fp32."""
+    if requested != "auto":
+        if requested != "fp32" and not _runs_natively(requested, device):
+            logger.warning(
+                "%s requested on %s, which does not run it natively: expect it to be slow", requested, device
+            )
+        return requested
+    candidate: Chosen | None = next((half for half in _HALVES if _runs_natively(half, device)), None)
+    if candidate is None:
         return "fp32"
     reference = probe(precision="fp32")
-    candidate = probe(precision="bf16")
-    cosine = float(np.min(_cosine(reference, candidate)))
-    if cosine < _FAITHFUL_COSINE:
-        logger.info("bf16 is not faithful for %s (min cosine %.5f): using fp32", model_name, cosine)
+    try:
+        cosine = _cosine(reference, probe(precision=candidate))
+    except EncodingError as error:  # fp16 overflows in some models: infinite or NaN activations
+        logger.info("%s fails for %s (%s): using fp32", candidate, model_name, error)
         return "fp32"
-    return "bf16"
+    if cosine.mean() < _FAITHFUL_MEAN or cosine.min() < _FAITHFUL_MIN:
+        logger.info(
+            "%s is not faithful for %s (cosine to fp32: mean %.5f, min %.5f): using fp32",
+            candidate,
+            model_name,
+            cosine.mean(),
+            cosine.min(),
+        )
+        return "fp32"
+    return candidate
+
+
+_HALVES: tuple[Chosen, ...] = ("bf16", "fp16")
+
+
+class _Weights:
+    """Switches a loaded model's transformer between fp32 (as loaded) and a half type.
+
+    Only the transformer modules are converted, where the matrix products are; their token
+    embeddings are cast back to fp32 so pooling, dense layers and normalization run in fp32. The
+    fp32 tensors are kept until :meth:`settle`, so a probe can return to them exactly.
+    """
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        from sentence_transformers.sentence_transformer.modules import Transformer
+
+        modules = [module for module in model if isinstance(module, Transformer)]
+        for module in modules:
+            module.register_forward_hook(_features_to_fp32)
+        # Parameters only: float buffers (rotary frequencies, for one) are kept in fp32 on purpose.
+        self._fp32 = [
+            (tensor, tensor.data)
+            for module in modules
+            for tensor in module.parameters()
+            if tensor.is_floating_point()
+        ]
+        self._precision: Chosen = "fp32"
+
+    def use(self, precision: Chosen) -> None:
+        if precision == self._precision:
+            return
+        if precision != "fp32" and not self._fp32:
+            raise ConfigurationError(f"{precision} needs a transformer module; this model has none: use fp32")
+        dtype = _dtype(precision)
+        for tensor, original in self._fp32:
+            tensor.data = original if dtype is None else original.to(dtype)
+        self._precision = precision
+
+    def settle(self) -> None:
+        """Drop the fp32 copies when a half type was chosen (the model then holds only that)."""
+        if self._precision != "fp32":
+            self._fp32 = []
+
+
+def _dtype(precision: Chosen) -> torch.dtype | None:
+    import torch
+
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def _features_to_fp32(module: object, inputs: object, features: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    for key, value in features.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != torch.float32:
+            features[key] = value.float()
+    return features
+
+
+def _token_lengths(counter: Tokenizer, texts: list[str], prompt: str, limit: int | None) -> list[int]:
+    """Tokens of ``prompt + text`` for each text, special tokens included, capped at ``limit``."""
+    lengths = [len(encoding.ids) for encoding in counter.encode_batch([prompt + text for text in texts])]
+    return lengths if limit is None else [min(n, limit) for n in lengths]
+
+
+def _default_batch_tokens(model: SentenceTransformer, device: str) -> int:
+    """The token budget per pass: large on a GPU; on CPU a power of two near 4M values / hidden
+    size (4096 at hidden 1024, 8192 at 384), between 1024 and 16384."""
+    if device.startswith("cuda"):
+        return _GPU_BATCH_TOKENS
+    from sentence_transformers.sentence_transformer.modules import Transformer
+
+    hidden = max((m.get_embedding_dimension() for m in model if isinstance(m, Transformer)), default=0)
+    if not hidden:
+        return 4096
+    return min(16384, max(1024, 2 ** round(math.log2(_CPU_PASS_VALUES / hidden))))
+
+
+def _batches(lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """Input indexes grouped into forward passes: longest first, each pass's padded size (its
+    inputs x its longest input) within ``budget``; an input longer than the budget goes alone."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _embed(
     model: SentenceTransformer,
     texts: list[str],
+    lengths: Sequence[int],
     *,
     prompt: str,
-    batch_size: int,
+    batch_tokens: int,
     normalize: bool,
-    device: str,
-    precision: Literal["fp32", "bf16"] = "fp32",
 ) -> np.ndarray:
-    """Vectors of non-empty ``texts``, float32, checked finite and non-zero."""
-    with _autocast(precision, device):
-        vectors = model.encode(
-            texts,
-            prompt=prompt or None,
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=normalize,
-            show_progress_bar=False,
+    """Vectors of non-empty ``texts`` (``lengths``: their token counts), float32, checked finite
+    and non-zero."""
+    parts: list[np.ndarray] = []
+    order: list[int] = []
+    for batch in _batches(lengths, batch_tokens):
+        parts.append(
+            model.encode(
+                [texts[i] for i in batch],
+                prompt=prompt or None,
+                batch_size=len(batch),
+                convert_to_numpy=True,
+                normalize_embeddings=normalize,
+                show_progress_bar=False,
+            )
         )
-    vectors = np.asarray(vectors, dtype=np.float32)
+        order += batch
+    vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    vectors[order] = np.concatenate(parts)
     _check_vectors(vectors)
     return vectors
-
-
-@contextlib.contextmanager
-def _autocast(precision: Literal["fp32", "bf16"], device: str) -> Iterator[None]:
-    if precision != "bf16":
-        yield
-        return
-    import torch
-
-    # Autocast keeps layer norms and softmax in fp32: as fast as casting the weights, and closer to
-    # the fp32 vectors (see docs/benchmarks.md).
-    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
-        yield
 
 
 def _directory(model: str | ModelProfile) -> str | None:
@@ -403,14 +510,19 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _native_bf16(device: str) -> bool:
+def _runs_natively(precision: Chosen, device: str) -> bool:
+    """Whether ``device`` has hardware for ``precision``'s matrix products."""
     import torch
 
+    if precision == "fp32":
+        return True
     if device.startswith("cuda"):
-        return bool(torch.cuda.is_bf16_supported())
-    if device != "cpu":
+        return precision == "fp16" or bool(torch.cuda.is_bf16_supported())
+    if device != "cpu" or not torch.backends.mkldnn.is_available():
         return False
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if precision == "bf16":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

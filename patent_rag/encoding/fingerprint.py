@@ -3,8 +3,9 @@
 An index stores the fingerprint of the encoder that filled it. Opening or searching the index with
 an encoder whose fingerprint differs in an identity field (model, weights, pooling, dim,
 normalization, document prompt, max length) is refused before anything is written or searched.
-Precision is recorded but not an identity field: bf16 and fp32 vectors of the same model agree
-to cosine >= 0.999, so an index built in one can be searched in the other.
+Precision and backend are recorded but are not identity fields: the encoder uses a reduced
+precision only where its vectors stay faithful to fp32's (mean cosine >= 0.999), so an index built
+in one can be searched in the other.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from patent_rag.errors import FingerprintMismatchError
 
 __all__ = ["Fingerprint"]
 
-_INFORMATIVE = frozenset({"precision"})
+_INFORMATIVE = frozenset({"precision", "backend"})
 _TYPES: dict[str, tuple[type, str]] = {
     "str": (str, "a string"),
     "int": (int, "an integer"),
@@ -43,6 +44,7 @@ class Fingerprint:
     document_prompt: str
     max_seq_length: int
     precision: str = "fp32"
+    backend: str = "torch"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -57,7 +57,7 @@ class PatentEmbedding(BaseEmbedding):
         document_task: str | None = None,
         device: str = "auto",
         precision: Precision = "auto",
-        batch_size: int = 32,
+        batch_tokens: int | None = None,
         embed_batch_size: int = 256,
         encoder: Encoder | None = None,
         callback_manager: CallbackManager | None = None,
@@ -68,7 +68,7 @@ class PatentEmbedding(BaseEmbedding):
             device=device,
             precision=precision,
             document_task=document_task,
-            batch_size=batch_size,
+            batch_tokens=batch_tokens,
         )
         encoder.profile.prompts(query_task)  # fail early on an unknown task
         super().__init__(

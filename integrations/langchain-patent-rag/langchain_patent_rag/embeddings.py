@@ -32,7 +32,7 @@ class PatentEmbeddings(Embeddings):
 
     Args:
         model: the model to load (not with ``encoder``).
-        model_path, device, precision, batch_size: how to load it (see ``Encoder``; not with
+        model_path, device, precision, batch_tokens: how to load it (see ``Encoder``; not with
             ``encoder``).
         query_task: the task whose query prompt :meth:`embed_query` uses (default: the profile's
             default task).
@@ -59,7 +59,7 @@ class PatentEmbeddings(Embeddings):
         model_path: str | os.PathLike[str] | None = None,
         device: str | None = None,
         precision: Precision | None = None,
-        batch_size: int | None = None,
+        batch_tokens: int | None = None,
         query_task: str | None = None,
         document_task: str | None = None,
         encoder: Encoder | None = None,
@@ -70,7 +70,7 @@ class PatentEmbeddings(Embeddings):
                 "model_path": model_path,
                 "device": device,
                 "precision": precision,
-                "batch_size": batch_size,
+                "batch_tokens": batch_tokens,
             }
             given = [name for name, value in loading.items() if value is not None]
             if given:
@@ -86,7 +86,7 @@ class PatentEmbeddings(Embeddings):
                 device=device or "auto",
                 precision=precision or "auto",
                 document_task=document_task,
-                batch_size=batch_size if batch_size is not None else 32,
+                batch_tokens=batch_tokens,
             )
         encoder.profile.prompts(query_task)  # an unknown task fails here, listing the known ones
         self._encoder = encoder
