@@ -22,6 +22,7 @@ padding each contender computes, and the median latency of one short query.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -182,16 +183,9 @@ def main() -> None:
             longest = 254
         else:
             model_dir = build_patembed_small(Path(tmp), args.seed)
-            builtin = get_profile("patembed-small")
-            profile = ModelProfile(
-                name="patembed-small-random",
-                model_id=str(model_dir),
-                dim=384,
-                pooling="mean",
-                max_seq_length=512,
-                normalize=True,
-                tasks=builtin.tasks,
-                default_task=builtin.default_task,
+            # patembed-small's recipe and prompts, pointed at the random-weight folder.
+            profile = dataclasses.replace(
+                get_profile("patembed-small"), name="patembed-small-random", model_id=str(model_dir)
             )
             longest = 500
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
