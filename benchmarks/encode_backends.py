@@ -45,13 +45,13 @@ the runtimes are driven here, with the same runtimes those backends use.
 The optional packages live in a side venv that sees the main venv's packages (so torch,
 transformers and sentence-transformers stay the main venv's; nothing is installed into it)::
 
-    python3 -m venv /tmp/venv-bk
-    echo /work/main/.venv/lib/python3.11/site-packages > /tmp/venv-bk/lib/python3.11/site-packages/main.pth
-    /tmp/venv-bk/bin/pip install -c constraints.txt onnx onnxruntime openvino nncf
+    python3 -m venv .venv-backends
+    echo "$PWD/.venv/lib/python3.11/site-packages" > .venv-backends/lib/python3.11/site-packages/main.pth
+    .venv-backends/bin/pip install -c constraints.txt onnx onnxruntime openvino nncf
 
 Run (from the repository root)::
 
-    /tmp/venv-bk/bin/python benchmarks/encode_backends.py [--model patembed-small|minilm] \
+    .venv-backends/bin/python benchmarks/encode_backends.py [--model patembed-small|minilm] \
         [--texts 96] [--repeats 2] [--seed 0] [--json]
 
 Run with the main venv's python instead, a contender whose package is missing is reported as

@@ -133,7 +133,7 @@ def padding(lengths: list[int], passes: list[list[int]]) -> float:
     return padded / sum(lengths)
 
 
-def stock_passes(texts: list[str], lengths: list[int], batch: int) -> list[list[int]]:
+def stock_passes(texts: list[str], batch: int) -> list[list[int]]:
     """How HuggingFaceEmbedding batches: input order, ``batch`` texts per pass."""
     return [list(range(start, min(start + batch, len(texts)))) for start in range(0, len(texts), batch)]
 
@@ -173,7 +173,7 @@ def main() -> None:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from transformers import AutoConfig, AutoTokenizer
 
-    from patent_rag.encoding.encoder import Encoder, _batches
+    from patent_rag.encoding.encoder import Encoder, _batches, _token_lengths
     from patent_rag.encoding.models import ModelProfile, get_profile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,12 +198,11 @@ def main() -> None:
         fp32 = Encoder(profile, precision="fp32", device=args.device)
         auto = Encoder(profile, device=args.device)
         prompt = fp32.document_prompt
-        lengths = [len(e.ids) for e in fp32._counter.encode_batch([prompt + t for t in texts])]
-        lengths = [min(n, profile.max_seq_length) for n in lengths]
+        lengths = _token_lengths(fp32._counter, texts, prompt, profile.max_seq_length)
         tokens = sum(lengths)
         flops = model_flops(lengths, config)
         contenders: dict[str, tuple[Callable[[list[str]], Any], list[list[int]]]] = {
-            "stock": (stock.get_text_embedding_batch, stock_passes(texts, lengths, stock.embed_batch_size)),
+            "stock": (stock.get_text_embedding_batch, stock_passes(texts, stock.embed_batch_size)),
             "patent_rag_fp32": (fp32.encode_documents, _batches(lengths, fp32.batch_tokens)),
             f"patent_rag_{auto.precision}": (auto.encode_documents, _batches(lengths, auto.batch_tokens)),
         }
